@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// loadConfig is one load run. Zero values mean the documented defaults of
+// the bench flags, resolved by (*loadConfig).resolve.
+type loadConfig struct {
+	URL      string
+	Sessions int
+	// Rate is messages per second over all sessions; 0 is a closed loop.
+	Rate     float64
+	Duration time.Duration
+	Warmup   time.Duration
+	// Timeout is how long a message may wait for its reply.
+	Timeout time.Duration
+	// NegShare is the share of sad or angry lines; CrisisShare of crisis
+	// lines (which escalate).
+	NegShare    float64
+	CrisisShare float64
+	// DialConcurrency bounds the dials in flight.
+	DialConcurrency int
+	Seed            uint64
+}
+
+func (c *loadConfig) resolve() error {
+	if c.Sessions <= 0 {
+		return fmt.Errorf("--sessions must be positive")
+	}
+	if c.Rate < 0 || c.Duration <= 0 || c.Warmup < 0 {
+		return fmt.Errorf("--rate, --duration and --warmup must not be negative (and --duration positive)")
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.DialConcurrency <= 0 {
+		c.DialConcurrency = 64
+	}
+	if c.NegShare < 0 || c.CrisisShare < 0 || c.NegShare+c.CrisisShare > 1 {
+		return fmt.Errorf("--negative-share and --crisis-share must be in [0, 1] together")
+	}
+	if c.Seed == 0 {
+		c.Seed = uint64(time.Now().UnixNano())
+	}
+	return checkLoopback(c.URL)
+}
+
+// checkLoopback refuses targets that are not on this machine: the load
+// tool is for measuring one's own gateway, not anybody else's.
+func checkLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bad url %q: %w", raw, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("url %q: scheme must be ws or wss", raw)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("url %q: only loopback targets (127.0.0.0/8, ::1, localhost) are allowed", raw)
+	}
+	return nil
+}
+
+func benchDialer(bufSize int) *websocket.Dialer {
+	return &websocket.Dialer{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   bufSize,
+		WriteBufferSize:  bufSize,
+	}
+}
+
+// dialAll runs connect for n items with at most conc dials in flight and
+// returns how many failed and the first error.
+func dialAll(ctx context.Context, n, conc int, connect func(i int) error) (failed int, first error) {
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, conc)
+	)
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := connect(i); err != nil {
+				mu.Lock()
+				failed++
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return failed, first
+}
+
+// runLoad opens cfg.Sessions sessions, drives them for the warm-up and the
+// measured duration, waits for the answers in flight and reports.
+func runLoad(ctx context.Context, cfg loadConfig, target string) (benchReport, error) {
+	if err := cfg.resolve(); err != nil {
+		return benchReport{}, err
+	}
+	d := benchDialer(4096)
+	sessions := make([]*loadSession, cfg.Sessions)
+	ok := make([]bool, cfg.Sessions)
+	failed, first := dialAll(ctx, cfg.Sessions, cfg.DialConcurrency, func(i int) error {
+		s := newLoadSession(&cfg, d, i)
+		sessions[i] = s
+		if err := s.connect(ctx, false); err != nil {
+			return err
+		}
+		ok[i] = true
+		return nil
+	})
+	if failed == cfg.Sessions {
+		return benchReport{}, fmt.Errorf("no session could connect to %s: %w", cfg.URL, first)
+	}
+	if err := ctx.Err(); err != nil {
+		return benchReport{}, err
+	}
+
+	start := time.Now().Add(50 * time.Millisecond)
+	win := window{start: start, warmEnd: start.Add(cfg.Warmup)}
+	win.end = win.warmEnd.Add(cfg.Duration)
+	var wg sync.WaitGroup
+	for i, s := range sessions {
+		if !ok[i] {
+			continue
+		}
+		wg.Go(func() { s.run(ctx, win) })
+	}
+	wg.Wait()
+
+	total := newTally()
+	for _, s := range sessions {
+		if s != nil {
+			total.merge(s.t)
+		}
+	}
+	if failed > 0 {
+		total.errs["dial"] += int64(failed)
+	}
+	r := total.report(cfg, target)
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return r, err
+	}
+	return r, nil
+}
