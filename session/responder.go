@@ -20,6 +20,8 @@ type Mood struct {
 	// Streak counts consecutive messages whose label was StreakLabel.
 	Streak      int           `json:"streak"`
 	StreakLabel emotion.Label `json:"streak_label"`
+	// NegativeStreak counts consecutive messages labelled sadness or anger.
+	NegativeStreak int `json:"negative_streak"`
 	// Messages is the number of labelled user messages in the session.
 	Messages int `json:"messages"`
 }

@@ -63,8 +63,13 @@ func RealRedis(t testing.TB) *Server {
 func (s *Server) start(t testing.TB, bin string) {
 	t.Helper()
 	s.cmd = exec.Command(bin, s.args...)
-	s.cmd.Stdout = os.Stderr
-	s.cmd.Stderr = os.Stderr
+	logf, err := os.OpenFile(filepath.Join(s.dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("redis log: %v", err)
+	}
+	defer logf.Close()
+	s.cmd.Stdout = logf
+	s.cmd.Stderr = logf
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
