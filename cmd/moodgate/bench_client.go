@@ -23,6 +23,7 @@ type benchFrame struct {
 	Code      string `json:"code"`
 	SessionID string `json:"session_id"`
 	Token     string `json:"token"`
+	Notice    string `json:"notice"`
 }
 
 // inFrame is a frame and the time the reader got it off the socket.
@@ -334,6 +335,9 @@ func (s *loadSession) handle(ctx context.Context, in inFrame, open bool) error {
 			s.t.emotion = append(s.t.emotion, in.at.Sub(m.intended))
 		}
 	case "reply":
+		if f.Notice != "" {
+			s.t.notices[f.Notice]++
+		}
 		if m := s.bySeq[f.Ref]; m != nil {
 			s.finish(m, in.at, false)
 			return s.afterDone(ctx, !open)
@@ -472,6 +476,7 @@ func (s *loadSession) reconnect(ctx context.Context, cause error) error {
 	}
 	s.abandonAll()
 	s.sending = false
+	s.t.errs["session_lost"]++
 	return fmt.Errorf("%w: %v", errSessionLost, cause)
 }
 
@@ -493,6 +498,7 @@ func (s *loadSession) restart(ctx context.Context, closedLoop bool) error {
 	s.conn = nil
 	if err := s.connect(ctx, false); err != nil {
 		s.t.errs["dial"]++
+		s.t.errs["session_lost"]++
 		s.sending = false
 		return fmt.Errorf("%w: %v", errSessionLost, err)
 	}

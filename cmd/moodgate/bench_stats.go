@@ -72,10 +72,11 @@ type tally struct {
 	reconnects          int64
 	restarts            int64
 	errs                map[string]int64
+	notices             map[string]int64 // replies with a notice ("busy", "degraded")
 	ack, emotion, reply samples
 }
 
-func newTally() *tally { return &tally{errs: map[string]int64{}} }
+func newTally() *tally { return &tally{errs: map[string]int64{}, notices: map[string]int64{}} }
 
 func (t *tally) merge(o *tally) {
 	t.sent += o.sent
@@ -91,6 +92,9 @@ func (t *tally) merge(o *tally) {
 	t.restarts += o.restarts
 	for k, v := range o.errs {
 		t.errs[k] += v
+	}
+	for k, v := range o.notices {
+		t.notices[k] += v
 	}
 	t.ack = append(t.ack, o.ack...)
 	t.emotion = append(t.emotion, o.emotion...)
@@ -125,6 +129,7 @@ type benchReport struct {
 	Reply   latencySummary `json:"send_to_reply"`
 
 	Errors     map[string]int64 `json:"errors"`
+	Notices    map[string]int64 `json:"reply_notices"`
 	Reconnects int64            `json:"reconnects"`
 	Restarts   int64            `json:"restarts"`
 	Note       string           `json:"note"`
@@ -152,6 +157,7 @@ func (t *tally) report(cfg loadConfig, target string) benchReport {
 		Emotion:     summarize(t.emotion),
 		Reply:       summarize(t.reply),
 		Errors:      maps.Clone(t.errs),
+		Notices:     maps.Clone(t.notices),
 		Reconnects:  t.reconnects,
 		Restarts:    t.restarts,
 		Note: "timed-out messages count in send→reply with the time waited; " +
@@ -193,6 +199,9 @@ func (r benchReport) writeTable(w io.Writer) {
 			l.name, l.s.Count, l.s.Mean, l.s.P50, l.s.P90, l.s.P99, l.s.Max)
 	}
 	fmt.Fprintf(w, "errors      %s\n", formatCounts(r.Errors))
+	if len(r.Notices) > 0 {
+		fmt.Fprintf(w, "notices     %s (replies that carry a notice)\n", formatCounts(r.Notices))
+	}
 	fmt.Fprintf(w, "reconnects  %d (resumed)  restarts %d (new session after an escalation)\n", r.Reconnects, r.Restarts)
 	fmt.Fprintf(w, "note        %s\n", r.Note)
 }
