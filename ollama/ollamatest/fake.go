@@ -253,7 +253,7 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.ShowResponse{
-		Template:     gemmaTemplate,
+		Template:     Template,
 		Parameters:   "temperature 0\nnum_predict 1",
 		Details:      api.ModelDetails{Format: "gguf", Family: "gemma2", Families: []string{"gemma2"}, ParameterSize: "2.6B", QuantizationLevel: "Q4_K_M"},
 		ModelInfo:    map[string]any{"general.architecture": "gemma2"},
@@ -262,9 +262,9 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// gemmaTemplate is the TEMPLATE of moodgate's Modelfile, as /api/show
-// returns it.
-const gemmaTemplate = "<start_of_turn>user\n{{ if .System }}{{ .System }}\n\n{{ end }}{{ .Prompt }}<end_of_turn>\n<start_of_turn>model\n"
+// Template is the TEMPLATE of moodgate's Modelfile, which /api/show
+// returns for every model of the fake.
+const Template = "<start_of_turn>user\n{{ if .System }}{{ .System }}\n\n{{ end }}{{ .Prompt }}<end_of_turn>\n<start_of_turn>model\n"
 
 // validate applies Ollama's request checks shared by generate and chat.
 func (s *Server) validate(w http.ResponseWriter, model string, topLogprobs int, think *api.ThinkValue) bool {
