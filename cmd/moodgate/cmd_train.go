@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/moodgate/moodgate/emotion"
+)
+
+func init() { register("train", "train the embedded emotion classifier", runTrain) }
+
+// defaultWeightsPath is where the committed weights live, relative to the
+// repository root.
+const defaultWeightsPath = "emotion/model/weights.bin"
+
+func runTrain(ctx context.Context, args []string) error {
+	return trainMain(ctx, args, os.Stdout)
+}
+
+func trainMain(_ context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: moodgate train --data DIR [flags]
+
+Trains the embedded classifier on DIR/val-4class.tsv (and the ambiguous
+comments of DIR/val.tsv as soft targets), fits the calibration temperature
+by K-fold cross-validation, prints the cross-validated report and writes
+the weights.
+
+  moodgate train --data ../shared/data/kote                 # writes `+defaultWeightsPath+`
+  moodgate train --data ../shared/data/kote --cv 5          # report only
+  moodgate train --data ../shared/data/kote --holdout 0 --folds 5 \
+      --out /tmp/w.bin --write-holdout /tmp/fold0.tsv       # then: moodgate eval --weights /tmp/w.bin /tmp/fold0.tsv
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	o := emotion.DefaultTrainOptions
+	var (
+		data      = fs.String("data", "", "KOTE directory with val-4class.tsv (required)")
+		out       = fs.String("out", "", "weights file to write (default "+defaultWeightsPath+", none with --cv alone)")
+		cv        = fs.Int("cv", 0, "folds of the cross-validation that fits the temperature and is reported (default 5)")
+		folds     = fs.Int("folds", 5, "with --holdout: how many folds the data is split into")
+		holdout   = fs.Int("holdout", -1, "train on every fold but this one (0-based); needs --out and --write-holdout")
+		writeHold = fs.String("write-holdout", "", "with --holdout: write the held-out fold here as text<TAB>label (keep it outside the repository)")
+		noExtra   = fs.Bool("no-extra", false, "do not use the ambiguous comments of val.tsv as soft targets")
+		bits      = fs.Uint("bits", uint(o.Features.Bits), "log2 of the hash buckets")
+		minN      = fs.Uint("min-n", uint(o.Features.MinN), "shortest character n-gram")
+		maxN      = fs.Uint("max-n", uint(o.Features.MaxN), "longest character n-gram")
+		compact   = fs.Bool("compact", o.Features.Compact, "n-grams across removed spaces")
+		jamo      = fs.Bool("jamo", o.Features.Jamo, "syllables without final consonant")
+		words     = fs.Bool("words", o.Features.Words, "word and word-prefix features")
+	)
+	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "passes over the data")
+	fs.Float64Var(&o.LearningRate, "lr", o.LearningRate, "AdaGrad step size")
+	fs.Float64Var(&o.L2, "l2", o.L2, "L2 penalty")
+	fs.Float64Var(&o.ClassWeightPower, "class-weight", o.ClassWeightPower, "class weight power: 0 none (use -1), 1 balanced")
+	fs.Float64Var(&o.ExtraWeight, "extra-weight", o.ExtraWeight, "sample weight of the soft examples (-1 for none)")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed (folds and example order)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errors.New("--data DIR is required and no other arguments are taken")
+	}
+	o.Features = emotion.FeatureConfig{Bits: uint8(*bits), MinN: uint8(*minN), MaxN: uint8(*maxN), Compact: *compact, Jamo: *jamo, Words: *words}
+	k := *cv
+	if k == 0 {
+		k = 5
+	}
+	if *out == "" && *cv == 0 && *holdout < 0 {
+		*out = defaultWeightsPath
+	}
+	d, err := emotion.LoadKOTE(*data)
+	if err != nil {
+		return err
+	}
+	if !*noExtra {
+		o.Extra = d.Extra
+	}
+	examples := d.Examples
+	var held []emotion.Example
+	if *holdout >= 0 {
+		if *holdout >= *folds || *out == "" || *writeHold == "" {
+			return fmt.Errorf("--holdout %d needs 0 <= holdout < --folds (%d), --out and --write-holdout", *holdout, *folds)
+		}
+		examples, held = emotion.SplitFold(d.Examples, emotion.StratifiedFolds(d.Examples, *folds, o.Seed), *holdout)
+	}
+	fmt.Fprintf(stdout, "data: %d labelled comments, %d soft (ambiguous, from val.tsv)", len(examples), len(o.Extra))
+	if held != nil {
+		fmt.Fprintf(stdout, ", %d held out (fold %d of %d)", len(held), *holdout, *folds)
+	}
+	fmt.Fprintf(stdout, "\nfeatures: %+v\noptions: epochs=%d lr=%g l2=%g class-weight=%g extra-weight=%g seed=%d\n",
+		o.Features, o.Epochs, o.LearningRate, o.L2, o.ClassWeightPower, o.ExtraWeight, o.Seed)
+	start := time.Now()
+	progress := func(f int, m emotion.Metrics) {
+		fmt.Fprintf(stdout, "fold %d: n=%d accuracy=%.4f macro-F1=%.4f weighted-F1=%.4f sadness recall=%.4f (uncalibrated)\n",
+			f, m.N, m.Accuracy, m.MacroF1, m.WeightedF1, m.PerClass[emotion.Sadness].Recall)
+	}
+	var res emotion.CVResult
+	var model *emotion.Model
+	if *out == "" {
+		res, err = emotion.CrossValidate(examples, k, o, progress)
+	} else {
+		model, res, err = emotion.TrainCalibrated(examples, k, o, progress)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%d-fold cross-validation, out-of-fold predictions, temperature %.4f (NLL %.4f):\n", res.Folds, res.Temperature, res.NLL)
+	if err := res.Metrics.WriteReport(stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "uncalibrated ECE %.4f; per-fold macro-F1:", res.Uncalibrated.ECE)
+	for _, m := range res.FoldMetrics {
+		fmt.Fprintf(stdout, " %.4f", m.MacroF1)
+	}
+	fmt.Fprintf(stdout, "\n(%s)\n", time.Since(start).Round(time.Millisecond))
+	if model == nil {
+		return nil
+	}
+	b, err := model.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(*out, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, len(b))
+	if held != nil {
+		f, err := os.Create(*writeHold)
+		if err != nil {
+			return err
+		}
+		if err := emotion.WriteLabelledTSV(f, held); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s (%d held-out comments)\n", *writeHold, len(held))
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".weights-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
