@@ -12,9 +12,13 @@ import (
 	"github.com/moodgate/moodgate/emotion"
 )
 
-func tok(s string, p float64) api.TokenLogprob { return api.TokenLogprob{Token: s, Logprob: math.Log(p)} }
+func tok(s string, p float64) api.TokenLogprob {
+	return api.TokenLogprob{Token: s, Logprob: math.Log(p)}
+}
 
-func pos(top ...api.TokenLogprob) api.Logprob { return api.Logprob{TokenLogprob: top[0], TopLogprobs: top} }
+func pos(top ...api.TokenLogprob) api.Logprob {
+	return api.Logprob{TokenLogprob: top[0], TopLogprobs: top}
+}
 
 func TestDistribution(t *testing.T) {
 	t.Parallel()
