@@ -25,9 +25,15 @@ const (
 	svgLeft, svgRight, svgTop, svgBottom = 70.0, 190.0, 40.0, 60.0
 )
 
+// svgRef is a horizontal reference line, such as a latency target.
+type svgRef struct {
+	Y     float64
+	Label string
+}
+
 // writeLatencySVG draws latency (log scale) against offered load (linear)
-// as a standalone SVG document.
-func writeLatencySVG(w io.Writer, title string, series []svgSeries) error {
+// as a standalone SVG document, with optional reference lines.
+func writeLatencySVG(w io.Writer, title string, series []svgSeries, refs ...svgRef) error {
 	maxX, minY, maxY := 0.0, math.Inf(1), math.Inf(-1)
 	for _, s := range series {
 		for _, p := range s.Points {
@@ -40,9 +46,14 @@ func writeLatencySVG(w io.Writer, title string, series []svgSeries) error {
 	if maxX <= 0 || math.IsInf(minY, 1) {
 		return fmt.Errorf("svg: no points to draw")
 	}
+	for _, r := range refs {
+		if r.Y > 0 {
+			minY, maxY = math.Min(minY, r.Y), math.Max(maxY, r.Y)
+		}
+	}
 	xStep := niceStep(maxX / 5)
 	maxX = math.Ceil(maxX/xStep) * xStep
-	lo, hi := math.Floor(math.Log10(minY)), math.Ceil(math.Log10(maxY))
+	lo, hi := math.Floor(math.Log10(minY)), math.Ceil(math.Log10(maxY*1.2))
 	if hi <= lo {
 		hi = lo + 1
 	}
@@ -65,9 +76,19 @@ func writeLatencySVG(w io.Writer, title string, series []svgSeries) error {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%g</text>`+"\n", px(x), svgTop+plotH+18, x)
 	}
 	for e := lo; e <= hi; e++ {
-		y := math.Pow(10, e)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", svgLeft, py(y), svgLeft+plotW, py(y))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%g</text>`+"\n", svgLeft-6, py(y)+4, y)
+		// Decades, and 2 and 5 between them when there are few decades.
+		for _, m := range []float64{1, 2, 5} {
+			y := m * math.Pow(10, e)
+			if m > 1 && (hi-lo > 3 || e == hi) {
+				continue
+			}
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", svgLeft, py(y), svgLeft+plotW, py(y))
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%g</text>`+"\n", svgLeft-6, py(y)+4, y)
+		}
+	}
+	for _, r := range refs {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#7d7d7d" stroke-dasharray="2 3"/>`+"\n", svgLeft, py(r.Y), svgLeft+plotW, py(r.Y))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" fill="#555">%s</text>`+"\n", svgLeft+plotW-4, py(r.Y)-5, esc(r.Label))
 	}
 	// Axes and their labels.
 	fmt.Fprintf(&b, `<path d="M%.1f %.1f V%.1f H%.1f" fill="none" stroke="black"/>`+"\n", svgLeft, svgTop, svgTop+plotH, svgLeft+plotW)

@@ -100,7 +100,8 @@ func writeSweepSVG(path string, cfg loadConfig, steps []sweepStep) error {
 		return err
 	}
 	title := fmt.Sprintf("moodgate send→reply latency, %d sessions, %s per step", cfg.Sessions, cfg.Duration)
-	if err := writeLatencySVG(f, title, series); err != nil {
+	target := svgRef{Y: 10, Label: "target: p99 ≤ 10 ms at 1,000 msg/s"}
+	if err := writeLatencySVG(f, title, series, target); err != nil {
 		f.Close()
 		return err
 	}
