@@ -3,6 +3,7 @@ package emotion
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,6 +60,7 @@ func testChain(t *testing.T, p Classifier, reg prometheus.Registerer) *Chain {
 		BreakerFailures: 3,
 		BreakerOpen:     50 * time.Millisecond,
 		Registerer:      reg,
+		Logger:          slog.New(slog.DiscardHandler),
 	})
 }
 

@@ -178,3 +178,37 @@ func TestKOTEClassMatchesPublishedMapping(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadKOTENoLeak checks that no soft example repeats a 4-class comment,
+// so cross-validation over the 4-class file never scores a comment that was
+// in its training set through val.tsv.
+func TestLoadKOTENoLeak(t *testing.T) {
+	d, err := LoadKOTE(koteDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Examples) != 3372 || len(d.Extra) == 0 {
+		t.Fatalf("%d examples, %d soft", len(d.Examples), len(d.Extra))
+	}
+	seen := map[string]bool{}
+	for _, e := range d.Examples {
+		seen[normKey(e.Text)] = true
+	}
+	for _, e := range d.Extra {
+		if seen[normKey(e.Text)] {
+			t.Fatalf("soft example repeats a labelled comment: %q", e.Text)
+		}
+		sum := 0.0
+		for _, p := range e.Target {
+			sum += p
+		}
+		if !near(sum, 1) {
+			t.Fatalf("soft target %v does not sum to 1", e.Target)
+		}
+	}
+	// And SoftKOTE really excludes: feed it a labelled comment as ambiguous.
+	fake := []KOTEExample{{ID: "x", Text: " " + d.Examples[0].Text + " ", Labels: []int{5, 6, 0}}}
+	if got := SoftKOTE(fake, d.Examples); len(got) != 0 {
+		t.Errorf("SoftKOTE kept a comment that is in the exclusion list")
+	}
+}

@@ -15,7 +15,8 @@ type FeatureConfig struct {
 	// spaces included (a space marks a word boundary).
 	MinN, MaxN uint8
 	// Compact adds the 2- and 3-grams of the text with spaces removed that
-	// span a removed space, so "죽 겠 다" and "죽겠다" share features.
+	// span a removed space, hashed as the plain n-grams are, so "너무 슬퍼"
+	// and "너무슬퍼" share "무슬" and "무슬퍼".
 	Compact bool
 	// Jamo adds, per Hangul syllable, the syllable without its final
 	// consonant joined to the previous character, so 슬펐 and 슬퍼 share one.
@@ -29,12 +30,11 @@ var DefaultFeatures = FeatureConfig{Bits: 18, MinN: 1, MaxN: 3, Compact: true, J
 
 // Feature-kind seeds keep the hash spaces of the kinds apart.
 const (
-	seedNgram   = 0x9e3779b97f4a7c15
-	seedCompact = 0xc2b2ae3d27d4eb4f
-	seedJamo    = 0x165667b19e3779f9
-	seedWord    = 0xd6e8feb86659fd93
-	seedPrefix  = 0xff51afd7ed558ccd
-	hashMul     = 0x100000001b3
+	seedNgram  = 0x9e3779b97f4a7c15
+	seedJamo   = 0x165667b19e3779f9
+	seedWord   = 0xd6e8feb86659fd93
+	seedPrefix = 0xff51afd7ed558ccd
+	hashMul    = 0x100000001b3
 )
 
 // Hangul syllables and the compatibility jamo that Korean chat repeats.
@@ -155,7 +155,8 @@ func (c FeatureConfig) appendFeatures(dst []uint32, t []rune) []uint32 {
 			if t[i] == ' ' {
 				continue
 			}
-			h := uint64(seedCompact)
+			// Same hash space as the n-grams above: "무 슬" here is "무슬" there.
+			h := uint64(seedNgram)
 			crossed := false
 			k := 0
 			for j := i; j < n && k < 3; j++ {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package emotion
+
+const raceEnabled = false
