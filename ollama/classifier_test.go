@@ -3,8 +3,10 @@ package ollama
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,7 +219,9 @@ func TestClassifyTimeout(t *testing.T) {
 func TestClassifyModelMissing(t *testing.T) {
 	t.Parallel()
 	fake := newFake(t)
-	c := newClient(t, Options{Hosts: []string{fake.URL}, RecheckInterval: 10 * time.Millisecond})
+	c := newClient(t, Options{Hosts: []string{fake.URL}})
+	clk := &clock{t: time.Unix(1_000_000, 0)}
+	c.pool.now = clk.now
 	k, err := c.NewClassifier(ClassifierConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -244,17 +248,49 @@ func TestClassifyModelMissing(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 
+	// Without any check, a request goes through again after the interval.
+	fake.SetModel("moodgate-emotion", true)
+	clk.add(DefaultRecheckInterval)
+	if _, err := k.Classify(ctx, "이제 됩니다"); err != nil {
+		t.Fatalf("after the model appeared: %v", err)
+	}
+	if n := fake.Hits("/api/generate"); n != 2 {
+		t.Errorf("%d generate requests, want 2", n)
+	}
+}
+
+func TestWatchFindsModel(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, "gemma2:2b")
+	c := newClient(t, Options{Hosts: []string{fake.URL}, RecheckInterval: 10 * time.Millisecond})
+	if _, err := c.NewClassifier(ClassifierConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.NewResponder(ResponderConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
 	watchCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { c.Watch(watchCtx); close(done) }()
 	defer func() { stop(); <-done }()
+	waitFor(t, 5*time.Second, func() error {
+		st := c.Status().Models
+		if len(st) != 2 || st[0].State != StatePresent || st[1].State != StateMissing {
+			return fmt.Errorf("status %+v", st)
+		}
+		return nil
+	})
+	err := c.Ready(ctx)
+	if !errors.Is(err, ErrModelMissing) || !strings.Contains(err.Error(), "moodgate-emotion") || strings.Contains(err.Error(), "gemma2") {
+		t.Errorf("Ready = %v, want moodgate-emotion missing", err)
+	}
 	fake.SetModel("moodgate-emotion", true)
 	waitFor(t, 5*time.Second, func() error { return c.Ready(ctx) })
-	if _, err := k.Classify(ctx, "이제 됩니다"); err != nil {
-		t.Fatalf("after the model appeared: %v", err)
-	}
-	if w := c.Status().Models[0].Warning; w != "" {
-		t.Errorf("warning for a model built from our Modelfile: %s", w)
+	for _, m := range c.Status().Models {
+		if m.Warning != "" {
+			t.Errorf("%s: warning for a model built from our Modelfile: %s", m.Model, m.Warning)
+		}
 	}
 }
 

@@ -53,12 +53,14 @@ func (c *Client) track(model, role, hint string, verify func(*api.ShowResponse) 
 	}
 }
 
-// missing reports whether the last check or request found model missing.
+// missing reports whether the last check or request found model missing
+// less than a recheck interval ago. After that a request goes through again,
+// so a model that appears is used even when no Watch runs.
 func (c *Client) missing(model string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.models[model]
-	return ok && s.State == StateMissing
+	return ok && s.State == StateMissing && c.pool.now().Sub(s.CheckedAt) < c.recheck
 }
 
 // markMissing records a 404 seen by a request and wakes Watch to re-check.
@@ -79,7 +81,7 @@ func (c *Client) setState(model string, st ModelState, err error, resp *api.Show
 	}
 	prev := s.State
 	s.State = st
-	s.CheckedAt = time.Now()
+	s.CheckedAt = c.pool.now()
 	s.Error, s.Warning = "", ""
 	if err != nil {
 		s.Error = err.Error()
