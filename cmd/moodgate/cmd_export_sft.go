@@ -25,7 +25,7 @@ func exportSFTMain(_ context.Context, args []string, stdout, stderr io.Writer) (
 	fs := flag.NewFlagSet("export-sft", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: moodgate export-sft --data FILE [--out FILE] [--fold-system]
+		fmt.Fprint(fs.Output(), `usage: moodgate export-sft --data FILE [--exclude FILE] [--out FILE] [--fold-system]
 
 Writes the instruction-tuning set for the Ollama emotion model as JSON lines,
 one chat per labelled text of FILE (text<TAB>label):
@@ -34,7 +34,9 @@ one chat per labelled text of FILE (text<TAB>label):
 
 The system and user contents are exactly what moodgate sends to the model,
 and the answer is the class digit (0 무감정, 1 슬픔, 2 기쁨, 3 분노). See
-docs/ollama.md, "Bring your own fine-tune".
+docs/ollama.md, "Bring your own fine-tune". Texts also found in the
+--exclude file (a held-out fold, e.g. from moodgate train --write-holdout)
+are left out so that the fine-tune can be evaluated on them.
 
 flags:
 `)
@@ -43,6 +45,7 @@ flags:
 	var (
 		data = fs.String("data", "", "labelled TSV with a text<TAB>label header (required)")
 		out  = fs.String("out", "", "JSONL file to write (default: standard output)")
+		excl = fs.String("exclude", "", "labelled TSV whose texts are left out (the evaluation fold)")
 		fold = fs.Bool("fold-system", false, "put the system prompt into the user turn, for chat templates without a system role (Gemma)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +63,13 @@ flags:
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("%s: %w", *data, err)
+	}
+	excluded := 0
+	if *excl != "" {
+		examples, excluded, err = excludeTexts(examples, *excl)
+		if err != nil {
+			return err
+		}
 	}
 	if len(examples) == 0 {
 		return fmt.Errorf("%s: no examples", *data)
@@ -94,10 +104,34 @@ flags:
 	if dest == "" {
 		dest = "standard output"
 	}
-	fmt.Fprintf(stderr, "wrote %d examples to %s:", n, dest)
+	fmt.Fprintf(stderr, "wrote %d examples to %s (%d excluded):", n, dest, excluded)
 	for _, l := range emotion.Labels {
 		fmt.Fprintf(stderr, " %s=%d", l, per[l])
 	}
 	fmt.Fprintln(stderr)
 	return nil
+}
+
+// excludeTexts drops the examples whose text is in the labelled TSV at path.
+func excludeTexts(examples []emotion.Example, path string) ([]emotion.Example, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	held, err := emotion.ReadLabelledTSV(f)
+	f.Close()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	skip := make(map[string]bool, len(held))
+	for _, ex := range held {
+		skip[ex.Text] = true
+	}
+	kept := examples[:0:0]
+	for _, ex := range examples {
+		if !skip[ex.Text] {
+			kept = append(kept, ex)
+		}
+	}
+	return kept, len(examples) - len(kept), nil
 }

@@ -62,6 +62,18 @@ func TestExportSFT(t *testing.T) {
 		t.Errorf("folded record = %+v", rec)
 	}
 
+	held := filepath.Join(dir, "held.tsv")
+	if err := os.WriteFile(held, []byte("text\tlabel\n그냥 그래\t무감정\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if err := exportSFTMain(t.Context(), []string{"--data", data, "--exclude", held}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 2 || strings.Contains(stdout.String(), "그냥 그래") {
+		t.Errorf("with --exclude: %d lines:\n%s", n, stdout.String())
+	}
+
 	if err := exportSFTMain(t.Context(), nil, &stdout, &stderr); err == nil {
 		t.Error("missing --data accepted")
 	}
