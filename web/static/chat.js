@@ -56,6 +56,8 @@ const state = {
   reconnectTimer: 0,
   lastRx: 0,
   replayAll: true, // first connection of this page load: replay everything
+  replaying: false, // events up to replayTo are history being replayed
+  replayTo: 0,
   rendered: new Map(), // seq -> element (or true for events without a bubble)
   userBySeq: new Map(), // seq of a user message -> bubble
   emotions: new Map(), // seq of a user message -> emotion event
@@ -232,12 +234,25 @@ function onWelcome(msg) {
   if (state.sessionId && msg.session_id !== state.sessionId) {
     clearTranscript(); // a new session replaced a stored one
     state.lastSeq = 0;
+  } else if (Number.isInteger(msg.seq) && msg.seq < state.lastSeq) {
+    // The server has fewer events than this page saw (the session was
+    // erased and begun again): start over from the server's transcript.
+    clearTranscript();
+    state.lastSeq = 0;
+    state.replayAll = true;
+    save();
+    state.ws.close();
+    return;
   }
   state.sessionId = String(msg.session_id || '');
   state.token = String(msg.token || '');
   state.showLabels = msg.show_labels === true;
   ui.body.classList.toggle('show-labels', state.showLabels);
   state.welcomed = true;
+  // Until the replay reaches the server's seq, keep the view at the bottom.
+  const from = state.replayAll ? 0 : state.lastSeq;
+  state.replaying = Number.isInteger(msg.seq) && msg.seq > from;
+  state.replayTo = Number(msg.seq) || 0;
   state.replayAll = false;
   state.attempt = 0;
   state.preWelcomeFailures = 0;
@@ -253,10 +268,21 @@ function onWelcome(msg) {
 }
 
 function onEvent(ev) {
-  if (state.rendered.has(ev.seq)) return;
+  if (state.rendered.has(ev.seq)) {
+    // A resent message that the server had stored already: its bubble is
+    // the one rendered for this seq, so the queued copy goes.
+    if (ev.type === 'ack' && ev.id) dropOutbox(ev.id);
+    return;
+  }
   if (ev.seq > state.lastSeq) {
     state.lastSeq = ev.seq;
     save();
+  }
+  if (state.replaying && ev.seq >= state.replayTo) {
+    queueMicrotask(() => {
+      state.replaying = false;
+      scrollDown(true);
+    });
   }
   switch (ev.type) {
     case 'ack': return renderAck(ev);
@@ -271,6 +297,7 @@ function onEvent(ev) {
 }
 
 function atBottom() {
+  if (state.replaying) return true;
   const t = ui.transcript;
   return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
 }
@@ -454,6 +481,15 @@ function setOutboxStatus(m, status, why) {
     });
     meta.append(drop);
   }
+}
+
+function dropOutbox(id) {
+  const m = state.outbox.find((o) => o.id === id);
+  if (!m) return;
+  state.outbox = state.outbox.filter((o) => o !== m);
+  state.outboxEls.get(id)?.remove();
+  state.outboxEls.delete(id);
+  save();
 }
 
 function transmit(m) {

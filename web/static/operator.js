@@ -540,9 +540,9 @@ function applyEmotion(ref) {
   const row = ui.dTranscript.querySelector(`li.ev.user[data-seq="${Number(ref)}"]`);
   if (!ev || !row) return;
   const slot = row.querySelector('.emo');
-  slot.replaceChildren(labelChip(ev.label),
+  slot.replaceChildren(...[labelChip(ev.label),
     ev.crisis ? el('span', { cls: 'label label-crisis', text: `위기 신호 · crisis${ev.crisis_rule ? ` (${ev.crisis_rule})` : ''}` }) : null,
-    el('span', { cls: 'src', text: ev.source || '' }));
+    el('span', { cls: 'src', text: ev.source || '' })].filter(Boolean));
   row.querySelector('.scores')?.remove();
   row.append(scoresRow(ev.scores));
 }
