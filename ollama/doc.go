@@ -24,6 +24,7 @@
 // At most Concurrency generations run at once and at most MaxWaiting wait;
 // beyond that Reply returns [session.ErrBusy] at once, without blocking.
 //
-// Status and Ready read a snapshot under a mutex and never block on the
-// network except Ready, which only reads the last check's result.
+// Status reads a snapshot under a mutex and never touches the network.
+// Ready reads the last check's result; only models never checked yet are
+// checked then, bounded by its context. Watch runs the periodic checks.
 package ollama
