@@ -18,7 +18,9 @@ func TestOllamaWire(t *testing.T) {
 	fake := ollamatest.New("zs-model", "chat-model")
 	defer fake.Close()
 	fake.OnGenerate(func(*api.GenerateRequest) ollamatest.Reply { return ollamatest.Digits([4]float64{.1, .1, .1, .7}) })
-	fake.OnChat(func(*api.ChatRequest) ollamatest.Reply { return ollamatest.Reply{Chunks: []string{"네, ", "듣고 있어요."}} })
+	fake.OnChat(func(*api.ChatRequest) ollamatest.Reply {
+		return ollamatest.Reply{Chunks: []string{"네, ", "듣고 있어요."}}
+	})
 	cfg := gateway.Config{
 		OllamaHosts:     []string{fake.URL},
 		EmotionModel:    "zs-model",
