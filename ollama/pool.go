@@ -148,11 +148,12 @@ func (c committed) Unwrap() error { return c.err }
 // cool-down are skipped; when all are, Do returns ErrNoHost without a
 // request. fn may wrap its error with committed to stop the failover.
 func (p *Pool) Do(ctx context.Context, op string, fn func(ctx context.Context, c *api.Client) error) error {
-	start := int(p.next.Add(1) - 1)
+	start := p.next.Add(1) - 1
+	n := uint64(len(p.hosts))
 	var lastErr error
 	tried := 0
-	for i := range p.hosts {
-		h := p.hosts[(start+i)%len(p.hosts)]
+	for i := range n {
+		h := p.hosts[(start+i)%n]
 		if !h.available(p.now()) {
 			continue
 		}

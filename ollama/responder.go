@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -101,9 +102,23 @@ func (r *Responder) Messages(req session.ReplyRequest) []api.Message {
 		if t.Role == "user" {
 			role = "user"
 		}
-		msgs = append(msgs, api.Message{Role: role, Content: text})
+		msgs = append(msgs, api.Message{Role: role, Content: ScrubMarkers(text)})
 	}
-	return append(msgs, api.Message{Role: "user", Content: req.Text})
+	return append(msgs, api.Message{Role: "user", Content: ScrubMarkers(req.Text)})
+}
+
+// markers matches chat-template control tokens that Ollama would otherwise
+// parse as special tokens inside message text: Gemma's turn markers, <bos>,
+// <eos>, </s>, and <|…|> tokens of ChatML and Llama 3.
+var markers = regexp.MustCompile(`<(?:start_of_turn|end_of_turn|bos|eos|pad|unk|/s|s|\|[^<>|\s]{1,40}\|)>`)
+
+// ScrubMarkers defuses chat-template control tokens in text by writing
+// their angle brackets as ‹ and ›, so a user cannot open a fake turn (say,
+// a model turn that "agrees" to drop the persona) in the chat prompt.
+func ScrubMarkers(text string) string {
+	return markers.ReplaceAllStringFunc(text, func(m string) string {
+		return "‹" + m[1:len(m)-1] + "›"
+	})
 }
 
 // Reply streams a reply to req.Text: delta gets each piece as it arrives and
