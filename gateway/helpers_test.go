@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -236,4 +237,11 @@ func (lexicon) Classify(_ context.Context, text string) (emotion.Result, error) 
 
 func lexiconDeps() gateway.Deps {
 	return gateway.Deps{Classifier: emotion.NewChain(nil, lexicon{}, emotion.ChainOptions{})}
+}
+
+func deadline() time.Time { return time.Now().Add(10 * time.Second) }
+
+func isClose(err error, code int) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce) && ce.Code == code
 }
