@@ -2,8 +2,10 @@ package emotion
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -130,4 +132,39 @@ type Result struct {
 // Classifier labels one text. Implementations are safe for concurrent use.
 type Classifier interface {
 	Classify(ctx context.Context, text string) (Result, error)
+}
+
+// MarshalJSON encodes scores as an object keyed by English label name, the
+// wire form: {"neutral":p,"sadness":p,"joy":p,"anger":p}.
+func (s Scores) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 96)
+	b = append(b, '{')
+	for i, p := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, englishNames[i]...)
+		b = append(b, '"', ':')
+		b = strconv.AppendFloat(b, p, 'g', -1, 64)
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON decodes the object form written by MarshalJSON; a missing
+// label is 0, an unknown one an error.
+func (s *Scores) UnmarshalJSON(b []byte) error {
+	var m map[string]float64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*s = Scores{}
+	for k, p := range m {
+		l, err := ParseLabel(k)
+		if err != nil {
+			return err
+		}
+		s[l] = p
+	}
+	return nil
 }
