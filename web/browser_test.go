@@ -517,6 +517,16 @@ func TestBrowserChatAndOperator(t *testing.T) {
 		op.waitFor("an empty queue", "!"+shown("crisis-alert")+` && !`+shown("signin")+` && document.getElementById('queue-count').textContent === '0'`)
 	})
 
+	step("another person chats; the dashboard lists the session live", func(t *testing.T) {
+		other := chat{newTab(t, browser, "other chat", 390, 844, true)}
+		other.open(base)
+		text := "오늘 날씨가 좋아서 산책했어요."
+		other.send(text)
+		other.botAnswered(other.acked(text))
+		otherID := other.sessionID()
+		op.waitFor("the other session in the list", `document.querySelector('#sessions .srow[data-id=`+js(otherID)+`]')`)
+	})
+
 	step("user chats with the bot", func(t *testing.T) {
 		user.open(userNet.URL())
 		var crisisShown bool
@@ -541,7 +551,13 @@ func TestBrowserChatAndOperator(t *testing.T) {
 		lastUserSeq = user.acked("죽고 싶어요")
 		user.waitFor("the crisis panel with 109",
 			shown("crisis")+` && document.getElementById('crisis-list').textContent.includes('109')`)
-		user.waitFor("a crisis notice in the transcript", `document.querySelector('#log .notice.escalation.crisis')`)
+		user.waitFor("a crisis notice in the transcript", `document.querySelector('#log .notice.escalation-crisis')`)
+		// Collapsing the panel keeps the numbers on screen.
+		user.do(chromedp.Click(chromedp.CSS("#crisis-toggle")))
+		user.waitFor("the compact crisis strip with 109",
+			shown("crisis")+` && document.getElementById('crisis').classList.contains('compact') && [...document.querySelectorAll('#crisis-list .contact')].some(c => c.textContent.includes('109') && c.getClientRects().length > 0)`)
+		user.do(chromedp.Click(chromedp.CSS("#crisis-toggle")))
+		user.waitFor("the full crisis panel again", `!document.getElementById('crisis').classList.contains('compact')`)
 	})
 
 	step("crisis reaches the operator dashboard", func(t *testing.T) {
@@ -574,6 +590,7 @@ func TestBrowserChatAndOperator(t *testing.T) {
 		)
 		user.waitFor("the operator's reply", `[...document.querySelectorAll('#log .msg.operator .text')].some(p => p.textContent === `+js(reply)+`)`)
 		op.transcriptHas(reply, 1)
+		user.screenshot("chat", false)
 	})
 
 	step("HTML in a message stays text on both pages", func(t *testing.T) {
@@ -654,7 +671,6 @@ func TestBrowserChatAndOperator(t *testing.T) {
 		if n := user.count("img"); n != 0 {
 			t.Errorf("chat: %d img elements after reload", n)
 		}
-		user.screenshot("chat", false)
 	})
 
 	step("no dialogs and no exceptions on either page", func(t *testing.T) {

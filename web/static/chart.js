@@ -81,7 +81,7 @@ export function sparkline(timeline, { width = 120, height = 32, max = 20 } = {})
  * stacked areas (0…1, left axis) and the valence of the running mood as a
  * line (-1…1, right axis).
  */
-export function moodChart(timeline, { width = 640, height = 210 } = {}) {
+export function moodChart(timeline, { width = 760, height = 170 } = {}) {
   const pts = timeline || [];
   const root = svg('svg', {
     class: 'mood-chart', viewBox: `0 0 ${width} ${height}`, role: 'img',

@@ -23,6 +23,7 @@ const ui = {
   connText: $('conn-text'),
   crisis: $('crisis'),
   crisisList: $('crisis-list'),
+  crisisToggle: $('crisis-toggle'),
   agent: $('agent'),
   transcript: $('transcript'),
   log: $('log'),
@@ -57,6 +58,7 @@ const state = {
   lastRx: 0,
   replayAll: true, // first connection of this page load: replay everything
   replaying: false, // events up to replayTo are history being replayed
+  stuck: true, // the view is at the bottom of the transcript
   replayTo: 0,
   rendered: new Map(), // seq -> element (or true for events without a bubble)
   userBySeq: new Map(), // seq of a user message -> bubble
@@ -296,15 +298,27 @@ function onEvent(ev) {
   }
 }
 
+// The view follows new messages while the reader is at the bottom
+// ("stuck"); one who scrolled up to read stays where they are.
 function atBottom() {
-  if (state.replaying) return true;
-  const t = ui.transcript;
-  return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+  return state.replaying || state.stuck;
 }
 
 function scrollDown(force) {
-  if (force || atBottom()) ui.transcript.scrollTop = ui.transcript.scrollHeight;
+  if (force || atBottom()) {
+    ui.transcript.scrollTop = ui.transcript.scrollHeight;
+    state.stuck = true;
+  }
 }
+
+ui.transcript.addEventListener('scroll', () => {
+  const t = ui.transcript;
+  state.stuck = t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+}, { passive: true });
+// The crisis panel, the counsellor bar or the keyboard can shrink the view.
+new ResizeObserver(() => {
+  if (state.stuck) ui.transcript.scrollTop = ui.transcript.scrollHeight;
+}).observe(ui.transcript);
 
 function bubble(kind, text, meta) {
   const b = el('div', { cls: `msg ${kind}` },
@@ -406,7 +420,7 @@ function notice(ev, kind, text, en) {
 function renderEscalation(ev) {
   if (ev.reason === 'crisis') {
     showCrisis(Array.isArray(ev.resources) && ev.resources.length ? ev.resources : DEFAULT_RESOURCES);
-    notice(ev, 'escalation crisis', ev.message || '지금 많이 힘드신 것 같아요. 상담사에게 바로 알렸어요.',
+    notice(ev, 'escalation-crisis', ev.message || '지금 많이 힘드신 것 같아요. 상담사에게 바로 알렸어요.',
       ev.message ? '' : 'It sounds really hard right now. A counsellor has been notified.');
   } else {
     notice(ev, 'escalation', ev.message || '상담사 연결을 요청했어요. 곧 함께할게요.',
@@ -538,6 +552,13 @@ ui.input.addEventListener('keydown', (e) => {
   }
 });
 ui.input.addEventListener('input', autosize);
+
+// The crisis panel can shrink to a strip of numbers, never disappear.
+ui.crisisToggle.addEventListener('click', () => {
+  const compact = ui.crisis.classList.toggle('compact');
+  ui.crisisToggle.textContent = compact ? '펼치기 · More' : '접기 · Less';
+  ui.crisisToggle.setAttribute('aria-expanded', String(!compact));
+});
 
 ui.newChat.addEventListener('click', async () => {
   const ok = await confirmDialog('새 대화를 시작할까요?',
