@@ -53,6 +53,12 @@ type CVResult struct {
 	FoldMetrics []Metrics
 	// NLL is the mean negative log-likelihood at the fitted temperature.
 	NLL float64
+	// Offsets are the decision offsets fitted on all out-of-fold
+	// predictions (zero unless TuneOffsets). Metrics then score each fold
+	// with offsets fitted on the other folds' predictions only, and
+	// NoOffsets are the figures without any.
+	Offsets   [NumLabels]float64
+	NoOffsets Metrics
 }
 
 // CrossValidate trains k models, each on k-1 folds (plus opts.Extra, which
@@ -93,15 +99,30 @@ func CrossValidate(examples []Example, k int, opts TrainOptions, progress func(f
 	}
 	temp := FitTemperature(logits, gold)
 	res := CVResult{Folds: k, Temperature: temp, NLL: nll(logits, gold, temp)}
-	var all, raw Tally
+	foldOffsets := make([][NumLabels]float64, k)
+	if o.TuneOffsets {
+		res.Offsets = FitOffsets(logits, gold, temp, o.SadnessRecallFloor)
+		for f := range k {
+			var l [][NumLabels]float64
+			var g []Label
+			for i := range logits {
+				if folds[i] != f {
+					l, g = append(l, logits[i]), append(g, gold[i])
+				}
+			}
+			foldOffsets[f] = FitOffsets(l, g, temp, o.SadnessRecallFloor)
+		}
+	}
+	var all, raw, plain Tally
 	per := make([]Tally, k)
 	for i := range examples {
-		s := softmax(logits[i], temp)
+		s := shifted(logits[i], temp, foldOffsets[folds[i]])
 		all.AddScores(gold[i], s)
 		per[folds[i]].AddScores(gold[i], s)
 		raw.AddScores(gold[i], softmax(logits[i], 1))
+		plain.AddScores(gold[i], softmax(logits[i], temp))
 	}
-	res.Metrics, res.Uncalibrated = all.Metrics(), raw.Metrics()
+	res.Metrics, res.Uncalibrated, res.NoOffsets = all.Metrics(), raw.Metrics(), plain.Metrics()
 	for f := range per {
 		res.FoldMetrics = append(res.FoldMetrics, per[f].Metrics())
 	}
@@ -116,6 +137,53 @@ func roundTrip(m *Model) (*Model, error) {
 		return nil, err
 	}
 	return LoadModel(b)
+}
+
+// shifted is softmax(z/temp + off).
+func shifted(z [NumLabels]float64, temp float64, off [NumLabels]float64) Scores {
+	for c := range z {
+		z[c] += temp * off[c]
+	}
+	return softmax(z, temp)
+}
+
+// FitOffsets returns the decision offsets (joy's fixed at 0) that maximise
+// the macro-F1 of argmax(z/temp + offsets), by coordinate ascent over a
+// grid of step 0.05 in [-2, 2]; among equal scores the smaller shift wins.
+func FitOffsets(logits [][NumLabels]float64, gold []Label, temp, sadFloor float64) [NumLabels]float64 {
+	var off [NumLabels]float64
+	score := func(off [NumLabels]float64) float64 {
+		var t Tally
+		for i, z := range logits {
+			t.AddScores(gold[i], shifted(z, temp, off))
+		}
+		m := t.Metrics()
+		return m.MacroF1 - 2*max(0, sadFloor-m.PerClass[Sadness].Recall)
+	}
+	best := score(off)
+	for range 4 {
+		improved := false
+		for _, c := range []Label{Neutral, Sadness, Anger} {
+			cur := off[c]
+			for step := -40; step <= 40; step++ {
+				v := float64(step) * 0.05
+				if v == cur {
+					continue
+				}
+				try := off
+				try[c] = v
+				s := score(try)
+				if s > best+1e-12 || (s > best-1e-12 && math.Abs(v) < math.Abs(off[c])) {
+					best, off = s, try
+					improved = true
+				}
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	return off
 }
 
 // FitTemperature returns the temperature T in [0.05, 20] minimising the
@@ -161,6 +229,7 @@ func TrainCalibrated(examples []Example, k int, opts TrainOptions, progress func
 		return nil, cv, err
 	}
 	opts.Temperature = cv.Temperature
+	opts.Offsets = cv.Offsets
 	m, err := Train(examples, opts)
 	if err != nil {
 		return nil, cv, err

@@ -23,6 +23,9 @@ type FeatureConfig struct {
 	Jamo bool
 	// Words adds whole space-separated words and their first two characters.
 	Words bool
+	// Length adds one feature for the text's length (log2 of its runes) and
+	// one for its word count (capped at 16).
+	Length bool
 }
 
 // DefaultFeatures is the configuration of the committed weights.
@@ -34,6 +37,7 @@ const (
 	seedJamo   = 0x165667b19e3779f9
 	seedWord   = 0xd6e8feb86659fd93
 	seedPrefix = 0xff51afd7ed558ccd
+	seedLength = 0x2545f4914f6cdd1d
 	hashMul    = 0x100000001b3
 )
 
@@ -183,6 +187,21 @@ func (c FeatureConfig) appendFeatures(dst []uint32, t []rune) []uint32 {
 			h = (h ^ uint64(open)) * hashMul
 			dst = append(dst, uint32(mix(h)>>shift))
 		}
+	}
+	if c.Length {
+		lb := 0
+		for v := n; v > 1; v >>= 1 {
+			lb++
+		}
+		words := 0
+		for i := 0; i < n; i++ {
+			if t[i] != ' ' && (i == 0 || t[i-1] == ' ') {
+				words++
+			}
+		}
+		dst = append(dst,
+			uint32(mix(seedLength^uint64(lb))>>shift),
+			uint32(mix(seedLength^uint64(0x100+min(words, 16)))>>shift))
 	}
 	if c.Words {
 		for i := 0; i < n; {

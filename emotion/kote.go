@@ -42,6 +42,7 @@ func LoadKOTE(dir string) (KOTEData, error) {
 		return d, fmt.Errorf("val.tsv: %w", err)
 	}
 	d.Extra = SoftKOTE(all, d.Examples)
+
 	return d, nil
 }
 
@@ -60,22 +61,31 @@ func SoftKOTE(all []KOTEExample, exclude []Example) []SoftExample {
 		if _, ok := KOTEClass(e.Labels); ok || seen[normKey(e.Text)] {
 			continue
 		}
-		s := KOTEWeights(e.Labels)
-		for _, l := range e.Labels {
-			if l == koteNone {
-				s[Neutral] += 2
-			}
+		if s, ok := SoftTarget(e.Labels); ok {
+			out = append(out, SoftExample{Text: e.Text, Target: s})
 		}
-		sum := s[0] + s[1] + s[2] + s[3]
-		if sum < 3 {
-			continue
-		}
-		for c := range s {
-			s[c] /= sum
-		}
-		out = append(out, SoftExample{Text: e.Text, Target: s})
 	}
 	return out
 }
 
 func normKey(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// SoftTarget is the rule's class weights of a 44-label set (없음 counts 2
+// for neutral), normalised to sum to 1. ok is false when the total weight is
+// below 3: too little of the four classes to learn from.
+func SoftTarget(labels []int) (s Scores, ok bool) {
+	s = KOTEWeights(labels)
+	for _, l := range labels {
+		if l == koteNone {
+			s[Neutral] += 2
+		}
+	}
+	sum := s[0] + s[1] + s[2] + s[3]
+	if sum < 3 {
+		return Scores{}, false
+	}
+	for c := range s {
+		s[c] /= sum
+	}
+	return s, true
+}

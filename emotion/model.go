@@ -28,7 +28,7 @@ var _ Classifier = (*Model)(nil)
 // Weights file layout (little endian):
 //
 //	magic "MGEW", version uint16,
-//	Bits, MinN, MaxN, flags uint8 (1 Compact, 2 Jamo, 4 Words),
+//	Bits, MinN, MaxN, flags uint8 (1 Compact, 2 Jamo, 4 Words, 8 Length),
 //	temperature float32, bias [4]float32, step float32,
 //	weights int16 × (1<<Bits) × 4 (weight = int16 × step),
 //	CRC-32 (IEEE) of everything before it.
@@ -138,6 +138,9 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	if m.cfg.Words {
 		flags |= 4
 	}
+	if m.cfg.Length {
+		flags |= 8
+	}
 	buf.Write([]byte{m.cfg.Bits, m.cfg.MinN, m.cfg.MaxN, flags})
 	put := func(f float32) { buf.Write(le.AppendUint32(nil, math.Float32bits(f))) }
 	put(m.temp)
@@ -177,7 +180,7 @@ func LoadModel(b []byte) (*Model, error) {
 	}
 	m := &Model{cfg: FeatureConfig{
 		Bits: b[6], MinN: b[7], MaxN: b[8],
-		Compact: b[9]&1 != 0, Jamo: b[9]&2 != 0, Words: b[9]&4 != 0,
+		Compact: b[9]&1 != 0, Jamo: b[9]&2 != 0, Words: b[9]&4 != 0, Length: b[9]&8 != 0,
 	}}
 	if err := m.cfg.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadWeights, err)

@@ -57,12 +57,15 @@ flags:
 		compact   = fs.Bool("compact", o.Features.Compact, "n-grams across removed spaces")
 		jamo      = fs.Bool("jamo", o.Features.Jamo, "syllables without final consonant")
 		words     = fs.Bool("words", o.Features.Words, "word and word-prefix features")
+		length    = fs.Bool("length", o.Features.Length, "text length and word count features")
 	)
 	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "passes over the data")
 	fs.Float64Var(&o.LearningRate, "lr", o.LearningRate, "AdaGrad step size")
 	fs.Float64Var(&o.L2, "l2", o.L2, "L2 penalty")
 	fs.Float64Var(&o.ClassWeightPower, "class-weight", o.ClassWeightPower, "class weight power: 0 none (use -1), 1 balanced")
 	fs.Float64Var(&o.ExtraWeight, "extra-weight", o.ExtraWeight, "sample weight of the soft examples (-1 for none)")
+	fs.Float64Var(&o.SadnessRecallFloor, "sadness-recall-floor", o.SadnessRecallFloor, "with --tune-decision: sadness recall the offsets must reach (penalised below)")
+	fs.BoolVar(&o.TuneOffsets, "tune-decision", o.TuneOffsets, "fit per-class decision offsets for macro-F1 inside the cross-validation")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed (folds and example order)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,7 +74,7 @@ flags:
 		fs.Usage()
 		return errors.New("--data DIR is required and no other arguments are taken")
 	}
-	o.Features = emotion.FeatureConfig{Bits: uint8(*bits), MinN: uint8(*minN), MaxN: uint8(*maxN), Compact: *compact, Jamo: *jamo, Words: *words}
+	o.Features = emotion.FeatureConfig{Bits: uint8(*bits), MinN: uint8(*minN), MaxN: uint8(*maxN), Compact: *compact, Jamo: *jamo, Words: *words, Length: *length}
 	k := *cv
 	if k == 0 {
 		k = 5
@@ -118,6 +121,10 @@ flags:
 	fmt.Fprintf(stdout, "\n%d-fold cross-validation, out-of-fold predictions, temperature %.4f (NLL %.4f):\n", res.Folds, res.Temperature, res.NLL)
 	if err := res.Metrics.WriteReport(stdout); err != nil {
 		return err
+	}
+	if o.TuneOffsets {
+		fmt.Fprintf(stdout, "decision offsets (neutral, sadness, joy, anger) %.2f; without them: macro-F1=%.4f weighted-F1=%.4f sadness recall=%.4f ECE=%.4f\n",
+			res.Offsets, res.NoOffsets.MacroF1, res.NoOffsets.WeightedF1, res.NoOffsets.PerClass[emotion.Sadness].Recall, res.NoOffsets.ECE)
 	}
 	fmt.Fprintf(stdout, "uncalibrated ECE %.4f; per-fold macro-F1:", res.Uncalibrated.ECE)
 	for _, m := range res.FoldMetrics {
