@@ -41,9 +41,10 @@ type Server struct {
 }
 
 // RealRedis starts redis-server (with AOF, fsync always) on a free port in a
-// temporary directory and stops it when the test ends. A test fails when
-// redis-server is not installed: .ci/run installs it.
-func RealRedis(t testing.TB) *Server {
+// temporary directory and stops it when the test ends; extra arguments
+// override those defaults (benchmarks pass "--appendonly", "no"). A test
+// fails when redis-server is not installed: .ci/run installs it.
+func RealRedis(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -55,6 +56,7 @@ func RealRedis(t testing.TB) *Server {
 	s.args = []string{"--port", port, "--bind", "127.0.0.1", "--dir", s.dir,
 		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
 		"--protected-mode", "no", "--loglevel", "warning"}
+	s.args = append(s.args, extra...)
 	s.start(t, bin)
 	t.Cleanup(s.Kill)
 	return s
