@@ -303,3 +303,40 @@ func TestStoreUnavailable(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
 }
+
+// TestQueueOrder: crisis first, then requests, then mood; within a
+// severity the longest waiting first.
+func TestQueueOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, rdb *redis.Client, prefix string) {
+		ctx := context.Background()
+		clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+		m := newManager(rdb, prefix, func() time.Time { return clock })
+		escalate := func(sid, text string, r emotion.Result) {
+			t.Helper()
+			raw, st, _, err := m.Accept(ctx, sid, "x", text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := m.Label(ctx, st, raw.Seq, text, r, session.Builtin{})
+			if err != nil || out.Route.Escalate == "" {
+				t.Fatalf("%s: %v %+v", sid, err, out.Route)
+			}
+			clock = clock.Add(time.Minute)
+		}
+		crisis := labelled(emotion.Sadness, 0.9)
+		crisis.Crisis = true
+		neutral := labelled(emotion.Neutral, 0.9)
+		escalate("request-old-0000001", "상담사 연결해 주세요", neutral)
+		escalate("crisis-newer-000001", "죽고 싶어", crisis)
+		escalate("request-new-0000001", "사람이랑 얘기하고 싶어요", neutral)
+		escalate("crisis-newest-00001", "죽고 싶어", crisis)
+		q, err := m.Store.Queue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "[crisis-newer-000001 crisis-newest-00001 request-old-0000001 request-new-0000001]"
+		if fmt.Sprint(q) != want {
+			t.Fatalf("queue %v, want %s", q, want)
+		}
+	})
+}
