@@ -90,33 +90,20 @@ func normalize(dst []rune, s string) []rune {
 			}
 		case '0':
 			limit = 1
+		case jamoKieuk, jamoHieuh, jamoYu:
+			// Any run of ㅋ, ㅎ or ㅠ, one long or ten, becomes a pair.
+			if run == 1 {
+				dst = append(dst, r, r)
+			}
+			continue
 		}
 		if run > limit {
 			continue
 		}
 		dst = append(dst, r)
 	}
-	// ㅋ, ㅎ and ㅠ runs of one become two, so ㅋ and ㅋㅋㅋ look alike.
 	if n := len(dst); n > start && dst[n-1] == ' ' {
 		dst = dst[:n-1]
-	}
-	return widenLaughs(dst, start)
-}
-
-// widenLaughs turns a lone ㅋ, ㅎ or ㅠ into a pair, in place when possible.
-func widenLaughs(dst []rune, start int) []rune {
-	for i := start; i < len(dst); i++ {
-		r := dst[i]
-		if r != jamoKieuk && r != jamoHieuh && r != jamoYu {
-			continue
-		}
-		if i+1 < len(dst) && dst[i+1] == r {
-			i++
-			continue
-		}
-		dst = append(dst, 0)
-		copy(dst[i+1:], dst[i:])
-		i++
 	}
 	return dst
 }
