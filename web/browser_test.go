@@ -673,6 +673,14 @@ func TestBrowserChatAndOperator(t *testing.T) {
 		}
 	})
 
+	step("operator erases the session after confirming", func(t *testing.T) {
+		op.do(chromedp.Click(chromedp.CSS("#btn-erase")))
+		op.waitFor("the confirm dialog", `document.getElementById('confirm').open`)
+		op.do(chromedp.Click(chromedp.CSS(`#confirm [data-role=ok]`)))
+		op.waitFor("the session gone from the list and the detail closed",
+			`!document.querySelector('#sessions .srow[data-id=`+js(sid)+`]') && `+shown("detail-empty")+` && document.querySelectorAll('#sessions .srow').length === 1`)
+	})
+
 	step("no dialogs and no exceptions on either page", func(t *testing.T) {
 		user.noDialogsOrExceptions()
 		op.noDialogsOrExceptions()
@@ -712,6 +720,42 @@ func TestBrowserLabels(t *testing.T) {
 	}
 	if !known {
 		t.Errorf("label %q is not one of the four Korean class names", label)
+	}
+	user.noDialogsOrExceptions()
+}
+
+// TestBrowserRateLimitedMessage checks that a refused message is marked as
+// not sent, with the reason and a retry button, and that retrying reuses
+// the same bubble.
+func TestBrowserRateLimitedMessage(t *testing.T) {
+	needChromium(t)
+	base := startGateway(t, func(c *gateway.Config) {
+		c.MessageBurst = 1
+		c.MessageRate = 0.001 // one message, then nothing for a long while
+	})
+	browser := newBrowser(t)
+	user := chat{newTab(t, browser, "chat", 390, 844, true)}
+	user.open(base)
+	first := "첫 번째 메시지"
+	user.send(first)
+	user.acked(first)
+	second := "두 번째 메시지"
+	user.send(second)
+	failed := `[...document.querySelectorAll('#pending .msg.user.failed')].filter(b => b.querySelector('.text').textContent === ` + js(second) + `)`
+	marked := failed + `.length === 1 && ` + failed + `[0].querySelector('button.retry:not(.ghost)') && ` + failed + `[0].textContent.includes('천천히')`
+	user.waitFor("the refusal of the second message", marked+` || (`+shown("banner")+` && document.getElementById('banner').textContent.includes('천천히'))`)
+	var ok bool
+	user.mustEval(marked, &ok)
+	if !ok {
+		t.Fatal("the rate_limited error frame carries no id, so the page cannot tell which message was refused (protocol: error.id is the client id when known)")
+	}
+	// Mark the current status line: a retry re-renders it.
+	user.mustEval(`(() => { const s = `+failed+`[0].querySelector('.status'); s.dataset.old = '1'; return true; })()`, &ok)
+	user.do(chromedp.Click(chromedp.CSS(`#pending .msg.user.failed button.retry:not(.ghost)`)))
+	user.waitFor("the retried message refused again in the same bubble",
+		failed+`.length === 1 && !`+failed+`[0].querySelector('[data-old]') && document.querySelectorAll('#pending .msg.user, #log .msg.user').length === 2`)
+	if n := user.count("#log .msg.user"); n != 1 {
+		t.Errorf("%d acknowledged user messages, want 1", n)
 	}
 	user.noDialogsOrExceptions()
 }

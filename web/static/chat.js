@@ -43,6 +43,7 @@ const ERRORS = {
   bad_frame: ['메시지 형식에 문제가 있어요.', 'The message was malformed.'],
   unknown_type: ['알 수 없는 요청이에요.', 'Unknown request.'],
   internal: ['서버에 문제가 생겼어요. 잠시 후 다시 시도해 주세요.', 'Something went wrong on our side. Please try again.'],
+  shutting_down: ['서버가 잠시 재시작 중이에요. 다시 연결되면 보낼게요.', 'The server is restarting; the message is sent when we reconnect.'],
 };
 
 const state = {
@@ -459,7 +460,9 @@ function showCrisis(resources) {
 function onError(msg) {
   const [ko, en] = ERRORS[msg.code] || [String(msg.message || '문제가 생겼어요.'), 'Something went wrong.'];
   const m = msg.id ? state.outbox.find((o) => o.id === msg.id) : null;
-  if (m) {
+  if (m && msg.code === 'shutting_down') {
+    setOutboxStatus(m, 'queued'); // not stored: resent after the reconnect
+  } else if (m) {
     m.retryable = msg.retryable === true;
     setOutboxStatus(m, 'failed', `${ko} · ${en}`);
   } else {
