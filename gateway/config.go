@@ -62,6 +62,10 @@ type Config struct {
 	// PolicyFile is a YAML rules file. MOODGATE_POLICY_FILE; empty uses the
 	// embedded defaults.
 	PolicyFile string
+	// FeedMaxLen is roughly how many events the shared feed stream keeps
+	// for operator dashboards and other nodes (MOODGATE_FEED_MAXLEN, default
+	// 100000); a dashboard offline for longer than that re-reads sessions.
+	FeedMaxLen int
 	// SessionTTL is how long a session's data is kept after its last event.
 	// MOODGATE_SESSION_TTL, default 720h (30 days).
 	SessionTTL time.Duration
@@ -109,6 +113,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		AllowedOrigins:  e.list("MOODGATE_ALLOWED_ORIGINS"),
 		PolicyFile:      e.str("MOODGATE_POLICY_FILE"),
 		SessionTTL:      e.dur("MOODGATE_SESSION_TTL"),
+		FeedMaxLen:      e.int("MOODGATE_FEED_MAXLEN"),
 		ShowLabels:      e.bool("MOODGATE_SHOW_LABELS"),
 		MaxMessageBytes: e.int("MOODGATE_MAX_MESSAGE_BYTES"),
 		MessageRate:     e.float("MOODGATE_MESSAGE_RATE"),
@@ -203,6 +208,7 @@ func (c *Config) Resolve() error {
 	defInt(&c.MessageBurst, 10)
 	defInt(&c.MaxConnsPerIP, 50)
 	defInt(&c.SendQueueBytes, 1<<20)
+	defInt(&c.FeedMaxLen, 100000)
 	if c.MessageRate == 0 {
 		c.MessageRate = 5
 	}
@@ -221,7 +227,7 @@ func (c *Config) Resolve() error {
 		return fmt.Errorf("MOODGATE_EMOTION_MODE: %q is neither finetuned nor zeroshot", c.EmotionMode)
 	case c.MaxMessageBytes < 256:
 		return fmt.Errorf("MOODGATE_MAX_MESSAGE_BYTES: %d is below 256", c.MaxMessageBytes)
-	case c.MessageRate < 0 || c.MessageBurst < 0 || c.MaxConnsPerIP < 0 || c.ChatConcurrency < 0:
+	case c.MessageRate < 0 || c.MessageBurst < 0 || c.MaxConnsPerIP < 0 || c.ChatConcurrency < 0 || c.FeedMaxLen < 0:
 		return fmt.Errorf("rate, burst, connection and concurrency limits must not be negative")
 	}
 	switch c.LogLevel {

@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		s.inline = b
 	}
 	s.store = session.NewRedisStore(deps.Redis, session.RedisOptions{
-		Prefix: cfg.RedisPrefix, TTL: cfg.SessionTTL, TimelineCap: policy.MoodModel.TimelineCap})
+		Prefix: cfg.RedisPrefix, TTL: cfg.SessionTTL, FeedMaxLen: int64(cfg.FeedMaxLen), TimelineCap: policy.MoodModel.TimelineCap})
 	s.mgr = &session.Manager{Store: s.store, Policy: policy, Now: deps.Now,
 		CrisisReply: emotion.CrisisReply(), CrisisResources: CrisisResources}
 	s.hub = newHub(s.store, s.log)
