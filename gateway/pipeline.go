@@ -34,11 +34,20 @@ func (s *Server) handleMessage(c *userConn, f clientFrame) {
 	if dup {
 		s.metrics.messages.WithLabelValues("duplicate").Inc()
 		c.direct(raw)
-		return
+		// The first attempt may have been stored by a node that died
+		// before labelling it (a crisis above all must not go unseen):
+		// finish it from the stored text. Labelling happens once per
+		// message, so when it was done this stores nothing.
+		var ev session.Event
+		if json.Unmarshal(raw.JSON, &ev) != nil || ev.Text == "" {
+			return
+		}
+		f.Text = ev.Text
+	} else {
+		s.metrics.messages.WithLabelValues("accepted").Inc()
+		c.direct(raw)
+		s.metrics.latency.WithLabelValues("ack").Observe(time.Since(start).Seconds())
 	}
-	s.metrics.messages.WithLabelValues("accepted").Inc()
-	c.direct(raw)
-	s.metrics.latency.WithLabelValues("ack").Observe(time.Since(start).Seconds())
 
 	res, err := s.classifier.Classify(ctx, f.Text)
 	if err != nil {
@@ -47,6 +56,9 @@ func (s *Server) handleMessage(c *userConn, f clientFrame) {
 		res.Crisis, res.CrisisRule = emotion.ScreenCrisis(f.Text)
 	}
 	out, err := s.mgr.Label(ctx, st, raw.Seq, f.Text, res, s.inline)
+	if errors.Is(err, session.ErrLabelled) {
+		return
+	}
 	if err != nil {
 		s.metrics.messages.WithLabelValues("label_error").Inc()
 		s.log.Warn("label not stored", "session", c.sid, "seq", raw.Seq, "err", err)

@@ -53,7 +53,9 @@ const maxConflictRetries = 50
 // Label folds the label of message ref into the mood, routes it, and stores
 // the emotion event together with the escalation or, when inline is set (a
 // responder that answers at once, like Builtin), the bot reply: round trip
-// two of the hot path. st is the state returned by Accept.
+// two of the hot path. st is the state returned by Accept. Each message is
+// labelled once: when ref was labelled before (its first attempt finished,
+// here or on another node) Label stores nothing and returns ErrLabelled.
 func (m *Manager) Label(ctx context.Context, st State, ref int64, text string, r emotion.Result, inline Responder) (Labelled, error) {
 	for attempt := 0; ; attempt++ {
 		out, err := m.label(ctx, st, ref, text, r, inline)
@@ -75,7 +77,7 @@ func (m *Manager) label(ctx context.Context, st State, ref int64, text string, r
 	events := []*Event{{Type: TypeEmotion, Ref: ref, EmotionData: ed}}
 	version := st.MoodVersion
 	ch := Change{
-		ExpectMoodVersion: &version, Mood: &ms,
+		ExpectMoodVersion: &version, Mood: &ms, LabelRef: ref,
 		Point: &Point{TS: now.UnixMilli(), Seq: ref, Label: r.Label.String(), Scores: ed.Scores, Valence: ms.Mood.Valence},
 	}
 	out := Labelled{Mood: ms.Mood, Route: route}

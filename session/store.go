@@ -55,6 +55,10 @@ type Change struct {
 	// session is free or held by this operator.
 	Holder string
 	Queue  QueueOp
+	// LabelRef, when set, makes the append happen once per message: a
+	// second append with the same LabelRef stores nothing and fails with
+	// ErrLabelled.
+	LabelRef int64
 }
 
 // QueueOp changes the escalation queue.
@@ -103,6 +107,9 @@ var (
 	// ErrUnavailable wraps a failure of the store itself (Redis down): the
 	// operation did not happen and may be retried.
 	ErrUnavailable = errors.New("session: store unavailable")
+	// ErrLabelled: the message was labelled before (by this node or
+	// another); nothing was stored.
+	ErrLabelled = errors.New("session: message already labelled")
 )
 
 // Store keeps sessions. All methods are safe for concurrent use.

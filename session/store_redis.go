@@ -101,6 +101,8 @@ func (s *RedisStore) Append(ctx context.Context, sid string, events []*Event, ch
 		return nil, res.state, ErrConflict
 	case "held":
 		return nil, res.state, ErrHeld
+	case "done":
+		return nil, res.state, ErrLabelled
 	}
 	return res.raws, res.state, nil
 }
@@ -161,6 +163,11 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	default:
 		args = append(args, "", 0)
 	}
+	mark := ""
+	if ch.LabelRef > 0 {
+		mark = "#" + strconv.FormatInt(ch.LabelRef, 10)
+	}
+	args = append(args, mark)
 	v, err := appendScript.Run(ctx, s.rdb, s.keys(sid), args...).Slice()
 	if err != nil {
 		return appendResult{}, unavailable(err)

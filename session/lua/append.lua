@@ -11,14 +11,18 @@
 --       then m, then m field/value pairs for the meta hash
 --       then timeline point ("" = none), timeline cap
 --       then queue op ("add", "del" or ""), queue score
+--       last: once-mark ("" = none): an append with a mark happens once; the
+--       mark is kept in the client ids hash (client ids cannot contain "#")
 -- Returns {status, first seq, meta as a flat field/value list, dup event}:
 -- status is "ok", "dup" (the client id was stored before: first seq is its
--- seq), "conflict" (mood version moved) or "held" (another operator holds it).
+-- seq), "done" (the once-mark is set: nothing stored), "conflict" (mood
+-- version moved) or "held" (another operator holds it).
 
 local meta, evs, feed, sessions, ids, tl, queue, fx =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local sid, now, ttl, maxlen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local expect, cid, holder = ARGV[5], ARGV[6], ARGV[7]
+local mark = ARGV[#ARGV]
 
 if cid ~= "" then
   local prev = redis.call("HGET", ids, cid)
@@ -26,6 +30,9 @@ if cid ~= "" then
     local ev = redis.call("LINDEX", evs, tonumber(prev) - 1) or ""
     return {"dup", tonumber(prev), redis.call("HGETALL", meta), ev}
   end
+end
+if mark ~= "" and redis.call("HEXISTS", ids, mark) == 1 then
+  return {"done", 0, redis.call("HGETALL", meta), ""}
 end
 if expect ~= "" then
   local mv = redis.call("HGET", meta, "mv") or "0"
@@ -60,6 +67,9 @@ if n > 0 then
 end
 if cid ~= "" then
   redis.call("HSET", ids, cid, first)
+end
+if mark ~= "" then
+  redis.call("HSET", ids, mark, first)
 end
 
 local m = tonumber(ARGV[i]); i = i + 1
