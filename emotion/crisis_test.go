@@ -40,12 +40,19 @@ var crisisTable = []struct {
 	{"내가 없어지면 다들 편하겠지", true},
 	{"내가 없으면 가족들이 더 편할거야", true},
 	{"또 자해했어", true},
+	{"나자해했어", true},
+	{"나자살하고싶어", true},
+	{"자살", true},
+	{"자살 생각이 자꾸 나", true},
 	{"번개탄 사러 가려고", true},
 	{"태어나지 말았어야 했어", true},
 	{"그냥 영원히 잠들고 싶다", true},
 	{"극단적인 선택을 할까 생각 중이야", true},
 	{"목숨을 끊고 싶어", true},
 	{"한강에 뛰어들까", true},
+	{"내일 아침에 눈 안 떴으면 좋겠다", true},
+	{"약 한 통 다 먹어버릴까", true},
+	{"살고 싶지가 않아", true},
 	{"I want to kill myself", true},
 	{"been thinking about suicide a lot", true},
 	{"i just want to die", true},
@@ -85,6 +92,18 @@ var crisisTable = []struct {
 	{"I'd kill for a pizza right now", false},
 	{"cut my hair myself today", false},
 	{"self care sunday", false},
+	{"자해 공갈단 뉴스 봤어?", false},
+	{"혼자살아서 밥을 잘 안 챙겨 먹어", false},
+	{"내년엔 혼자 살 생각이야", false},
+	{"혼자 살이 많이 빠졌네", false},
+	{"주식 투자해서 돈 벌었대", false},
+	{"친구가 같이 가자해서 따라갔어", false},
+	{"그 영화 전투신이 진짜 멋있더라", false},
+	// Look-alikes the screen does flag (honest false positives: talk about
+	// suicide or self-harm that is not about the writer, or a rule's words
+	// in another sense). They stay in the table so the rate is real.
+	{"드라마에서 주인공이 자살하는 장면 너무 슬펐어", false},
+	{"오늘 유통기한 지난 약 모아서 버렸어", false},
 }
 
 func TestCrisisTable(t *testing.T) {
