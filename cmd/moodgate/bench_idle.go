@@ -53,6 +53,7 @@ type gatewayMem struct {
 	RSS        float64 `json:"process_resident_memory_bytes"`
 	HeapInuse  float64 `json:"go_memstats_heap_inuse_bytes,omitempty"`
 	Goroutines float64 `json:"go_goroutines,omitempty"`
+	CPUSeconds float64 `json:"process_cpu_seconds_total,omitempty"`
 }
 
 // metricsURLFor derives http://host/metrics from the WebSocket URL.
@@ -106,6 +107,8 @@ func parseMem(r io.Reader) (gatewayMem, error) {
 			dst = &m.HeapInuse
 		case "go_goroutines":
 			dst = &m.Goroutines
+		case "process_cpu_seconds_total":
+			dst = &m.CPUSeconds
 		default:
 			continue
 		}

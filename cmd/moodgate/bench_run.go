@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,6 +31,9 @@ type loadConfig struct {
 	// DialConcurrency bounds the dials in flight.
 	DialConcurrency int
 	Seed            uint64
+	// MetricsURL is the gateway's /metrics, read for its CPU time; empty
+	// skips it (the echo baseline runs in this process).
+	MetricsURL string
 }
 
 func (c *loadConfig) resolve() error {
@@ -50,6 +54,11 @@ func (c *loadConfig) resolve() error {
 	}
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
+	}
+	if c.MetricsURL != "" {
+		if err := checkLoopback(c.MetricsURL); err != nil {
+			return err
+		}
 	}
 	return checkLoopback(c.URL)
 }
@@ -135,6 +144,7 @@ func runLoad(ctx context.Context, cfg loadConfig, target string) (benchReport, e
 		return benchReport{}, err
 	}
 
+	cpu := startCPU(ctx, cfg.MetricsURL)
 	start := time.Now().Add(50 * time.Millisecond)
 	win := window{start: start, warmEnd: start.Add(cfg.Warmup)}
 	win.end = win.warmEnd.Add(cfg.Duration)
@@ -157,8 +167,56 @@ func runLoad(ctx context.Context, cfg loadConfig, target string) (benchReport, e
 		total.errs["dial"] += int64(failed)
 	}
 	r := total.report(cfg, target)
+	r.CPU = cpu.stop(ctx)
 	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return r, err
 	}
 	return r, nil
+}
+
+// cpuUse is the processor time the run took, in seconds: this process (the
+// load tool, and the echo baseline when that is the target) and, when its
+// metrics are readable, the gateway. On a shared machine it shows how the
+// cores were split.
+type cpuUse struct {
+	Wall    float64 `json:"wall_s"`
+	Client  float64 `json:"client_s"`
+	Gateway float64 `json:"gateway_s,omitempty"`
+}
+
+type cpuMeter struct {
+	metricsURL string
+	wall       time.Time
+	client     float64
+	gateway    float64 // -1: not readable
+}
+
+func startCPU(ctx context.Context, metricsURL string) *cpuMeter {
+	m := &cpuMeter{metricsURL: metricsURL, wall: time.Now(), client: selfCPU(), gateway: -1}
+	if metricsURL != "" {
+		if g, err := scrapeMem(ctx, metricsURL); err == nil {
+			m.gateway = g.CPUSeconds
+		}
+	}
+	return m
+}
+
+func (m *cpuMeter) stop(ctx context.Context) cpuUse {
+	u := cpuUse{Wall: time.Since(m.wall).Seconds(), Client: selfCPU() - m.client}
+	if m.gateway >= 0 {
+		if g, err := scrapeMem(ctx, m.metricsURL); err == nil {
+			u.Gateway = g.CPUSeconds - m.gateway
+		}
+	}
+	return u
+}
+
+// selfCPU is this process's user and system time so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }

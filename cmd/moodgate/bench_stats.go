@@ -132,6 +132,7 @@ type benchReport struct {
 	Notices    map[string]int64 `json:"reply_notices"`
 	Reconnects int64            `json:"reconnects"`
 	Restarts   int64            `json:"restarts"`
+	CPU        cpuUse           `json:"cpu"`
 	Note       string           `json:"note"`
 }
 
@@ -203,6 +204,16 @@ func (r benchReport) writeTable(w io.Writer) {
 		fmt.Fprintf(w, "notices     %s (replies that carry a notice)\n", formatCounts(r.Notices))
 	}
 	fmt.Fprintf(w, "reconnects  %d (resumed)  restarts %d (new session after an escalation)\n", r.Reconnects, r.Restarts)
+	if r.CPU.Wall > 0 {
+		fmt.Fprintf(w, "cpu         over %.1fs: load tool %.1fs (%.2f cores)", r.CPU.Wall, r.CPU.Client, r.CPU.Client/r.CPU.Wall)
+		if r.Target == "echo" {
+			fmt.Fprint(w, ", echo server included")
+		}
+		if r.CPU.Gateway > 0 {
+			fmt.Fprintf(w, ", gateway %.1fs (%.2f cores)", r.CPU.Gateway, r.CPU.Gateway/r.CPU.Wall)
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "note        %s\n", r.Note)
 }
 

@@ -33,7 +33,7 @@ func runSweep(ctx context.Context, w io.Writer, cfg loadConfig, rates []float64,
 			return fmt.Errorf("sweep at %g msg/s, gateway: %w", rate, err)
 		}
 		pause(ctx, time.Second)
-		c.URL = echo.URL
+		c.URL, c.MetricsURL = echo.URL, ""
 		if st.Echo, err = runLoad(ctx, c, "echo"); err != nil {
 			return fmt.Errorf("sweep at %g msg/s, echo: %w", rate, err)
 		}

@@ -85,6 +85,11 @@ func runBench(ctx context.Context, args []string) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg.Seed = uint64(seed)
+	if metricsURL == "" {
+		if u, err := metricsURLFor(cfg.URL); err == nil {
+			metricsURL = u
+		}
+	}
 	out := os.Stdout
 
 	switch {
@@ -95,12 +100,14 @@ func runBench(ctx context.Context, args []string) error {
 		}
 		return emit(out, asJSON, r, r.writeTable)
 	case sweep != "":
+		cfg.MetricsURL = metricsURL
 		rates, err := parseRates(sweep)
 		if err != nil {
 			return err
 		}
 		return runSweep(ctx, out, cfg, rates, svgPath, asJSON)
 	case compare:
+		cfg.MetricsURL = metricsURL
 		res, err := runCompare(ctx, cfg)
 		if err != nil {
 			return err
@@ -113,6 +120,7 @@ func runBench(ctx context.Context, args []string) error {
 		}
 		return emit(out, asJSON, r, r.writeTable)
 	default:
+		cfg.MetricsURL = metricsURL
 		r, err := runLoad(ctx, cfg, "gateway")
 		if err != nil {
 			return err
@@ -139,7 +147,7 @@ func runEcho(ctx context.Context, cfg loadConfig) (benchReport, error) {
 		return benchReport{}, err
 	}
 	defer e.Close()
-	cfg.URL = e.URL
+	cfg.URL, cfg.MetricsURL = e.URL, ""
 	return runLoad(ctx, cfg, "echo")
 }
 
