@@ -39,6 +39,11 @@ function path(points) {
   return points.map(([x, y], i) => `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
 }
 
+// flat draws a single point as a level line across the chart.
+function flat(points) {
+  return points.length === 1 ? [points[0], points[0]] : points;
+}
+
 function describe(points) {
   if (!points.length) return '감정 기록 없음 · No mood data yet';
   const last = points[points.length - 1];
@@ -51,10 +56,11 @@ function describe(points) {
  * as thin lines and the valence (-1…1) as a thicker line over them.
  */
 export function sparkline(timeline, { width = 120, height = 32, max = 20 } = {}) {
-  const pts = (timeline || []).slice(-max);
+  const orig = (timeline || []).slice(-max);
+  const pts = flat(orig);
   const root = svg('svg', {
     class: 'spark', viewBox: `0 0 ${width} ${height}`, width, height,
-    role: 'img', 'aria-label': describe(pts), preserveAspectRatio: 'none',
+    role: 'img', 'aria-label': describe(orig), preserveAspectRatio: 'none',
   });
   const pad = 3;
   const h = height - 2 * pad;
@@ -63,14 +69,10 @@ export function sparkline(timeline, { width = 120, height = 32, max = 20 } = {})
   const x = xs(pts.length, pad, width - 2 * pad);
   for (const c of CLASSES) {
     const line = pts.map((p, i) => [x[i], pad + h * (1 - clamp(num(p.scores?.[c]), 0, 1))]);
-    root.append(pts.length > 1
-      ? svg('path', { d: path(line), fill: 'none', stroke: COLORS[c], 'stroke-width': 1, opacity: 0.55 })
-      : svg('circle', { cx: line[0][0], cy: line[0][1], r: 1.5, fill: COLORS[c], opacity: 0.6 }));
+    root.append(svg('path', { d: path(line), fill: 'none', stroke: COLORS[c], 'stroke-width': 1, opacity: 0.55 }));
   }
   const v = pts.map((p, i) => [x[i], pad + (h * (1 - clamp(num(p.valence), -1, 1))) / 2]);
-  if (pts.length > 1) {
-    root.append(svg('path', { d: path(v), fill: 'none', stroke: COLORS.valence, 'stroke-width': 2, 'stroke-linejoin': 'round', 'stroke-linecap': 'round', class: 'valence' }));
-  }
+  root.append(svg('path', { d: path(v), fill: 'none', stroke: COLORS.valence, 'stroke-width': 2, 'stroke-linejoin': 'round', 'stroke-linecap': 'round', class: 'valence' }));
   const [lx, ly] = v[v.length - 1];
   root.append(svg('circle', { cx: lx, cy: ly, r: 2.5, fill: COLORS.valence, class: 'valence-dot' }));
   return root;
@@ -82,10 +84,11 @@ export function sparkline(timeline, { width = 120, height = 32, max = 20 } = {})
  * line (-1…1, right axis).
  */
 export function moodChart(timeline, { width = 760, height = 170 } = {}) {
-  const pts = timeline || [];
+  const orig = timeline || [];
+  const pts = flat(orig);
   const root = svg('svg', {
     class: 'mood-chart', viewBox: `0 0 ${width} ${height}`, role: 'img',
-    'aria-label': describe(pts), preserveAspectRatio: 'xMidYMid meet',
+    'aria-label': describe(orig), preserveAspectRatio: 'xMidYMid meet',
   });
   const m = { l: 34, r: 34, t: 10, b: 24 };
   const w = width - m.l - m.r;
@@ -117,23 +120,13 @@ export function moodChart(timeline, { width = 760, height = 170 } = {}) {
     const top = pts.map((p, i) => base[i] + clamp(num(p.scores?.[c]), 0, 1));
     const upper = top.map((v, i) => [x[i], m.t + h * (1 - clamp(v, 0, 1))]);
     const lower = base.map((v, i) => [x[i], m.t + h * (1 - clamp(v, 0, 1))]).reverse();
-    if (pts.length === 1) {
-      const bw = Math.min(40, w / 4);
-      root.append(svg('rect', {
-        x: x[0] - bw / 2, width: bw, y: upper[0][1], height: Math.max(0, lower[0][1] - upper[0][1]),
-        fill: COLORS[c], opacity: 0.5, class: `area area-${c}`,
-      }));
-    } else {
-      root.append(svg('path', { d: `${path(upper)} ${path(lower).replace(/^M/, 'L')} Z`, fill: COLORS[c], opacity: 0.42, class: `area area-${c}` }));
-    }
+    root.append(svg('path', { d: `${path(upper)} ${path(lower).replace(/^M/, 'L')} Z`, fill: COLORS[c], opacity: 0.42, class: `area area-${c}` }));
     top.forEach((v, i) => { base[i] = v; });
   }
   root.append(svg('line', { x1: m.l, x2: m.l + w, y1: m.t + h / 2, y2: m.t + h / 2, class: 'zero' }));
   const v = pts.map((p, i) => [x[i], m.t + (h * (1 - clamp(num(p.valence), -1, 1))) / 2]);
-  if (pts.length > 1) {
-    root.append(svg('path', { d: path(v), fill: 'none', stroke: COLORS.valence, 'stroke-width': 2.5, 'stroke-linejoin': 'round', 'stroke-linecap': 'round', class: 'valence' }));
-  }
-  for (const [cx, cy] of v) root.append(svg('circle', { cx, cy, r: 3, fill: '#fff', stroke: COLORS.valence, 'stroke-width': 2, class: 'valence-dot' }));
+  root.append(svg('path', { d: path(v), fill: 'none', stroke: COLORS.valence, 'stroke-width': 2.5, 'stroke-linejoin': 'round', 'stroke-linecap': 'round', class: 'valence' }));
+  for (const [cx, cy] of (orig.length === 1 ? v.slice(-1) : v)) root.append(svg('circle', { cx, cy, r: 3, fill: '#fff', stroke: COLORS.valence, 'stroke-width': 2, class: 'valence-dot' }));
   axis(m.l, height - 6, '처음 · first', 'start');
   axis(m.l + w, height - 6, '최근 · latest', 'end');
   return root;
