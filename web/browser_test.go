@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -789,4 +790,97 @@ func TestBrowserOperatorRejectsBadToken(t *testing.T) {
 		t.Errorf("token in the URL: %s", state.URL)
 	}
 	op.noDialogsOrExceptions()
+}
+
+// TestBrowserClaimConflict checks that the dashboard says so when another
+// operator holds the session, and keeps the reply box locked.
+func TestBrowserClaimConflict(t *testing.T) {
+	needChromium(t)
+	const leeToken = "lee-token-0123456789"
+	base := startGateway(t, func(c *gateway.Config) { c.OperatorTokens[leeToken] = "lee" })
+	browser := newBrowser(t)
+	user := chat{newTab(t, browser, "chat", 390, 844, true)}
+	op := dashboard{newTab(t, browser, "operator", 1280, 860, false)}
+	op.signIn(base)
+	user.open(base)
+	text := "상담사와 이야기하고 싶어요"
+	user.send(text)
+	user.acked(text)
+	sid := user.sessionID()
+
+	// The other operator claims first, through the API.
+	req, err := http.NewRequest(http.MethodPost, base+"/api/operator/sessions/"+sid+"/claim", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+leeToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("lee's claim: %s", resp.Status)
+	}
+	user.waitFor("the operator-joined notice naming lee", `[...document.querySelectorAll('#log .notice[data-kind=operator-claimed]')].some(n => n.textContent.includes('lee'))`)
+
+	op.waitFor("the session in the list", `document.querySelector('#sessions .srow[data-id=`+js(sid)+`]')`)
+	op.do(chromedp.Click(chromedp.CSS(`#sessions .srow[data-id="` + sid + `"]`)))
+	op.waitFor("the session claimed by lee", `document.getElementById('d-state').dataset.state === 'claimed' && document.getElementById('d-meta').textContent.includes('lee')`)
+	op.do(chromedp.Click(chromedp.CSS("#btn-claim")))
+	op.waitFor("the conflict message", `document.getElementById('d-error').textContent.includes('다른 상담사')`)
+	var locked bool
+	op.mustEval(`document.getElementById('reply-input').disabled && document.getElementById('reply-send').disabled`, &locked)
+	if !locked {
+		t.Error("the reply box is open although lee holds the session")
+	}
+	user.noDialogsOrExceptions()
+	op.noDialogsOrExceptions()
+}
+
+// TestBrowserBackoff checks the reconnect delays in the browser itself:
+// exponential from 0.5 s, never above the 15 s cap, with jitter.
+func TestBrowserBackoff(t *testing.T) {
+	needChromium(t)
+	base := startGateway(t, nil)
+	browser := newBrowser(t)
+	page := newTab(t, browser, "chat", 390, 844, true)
+	page.do(chromedp.Navigate(base + "/"))
+	var res struct {
+		Bad      []string
+		Distinct int
+		Max      float64
+	}
+	ctx, cancel := context.WithTimeout(page.ctx, waitTimeout)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`import('/static/common.js').then((m) => {
+		const bad = [];
+		let max = 0;
+		const seen = new Set();
+		for (let n = 0; n <= 30; n++) {
+			const exp = Math.min(15000, 500 * 2 ** n);
+			for (let i = 0; i < 200; i++) {
+				const d = m.backoffDelay(n);
+				if (!(d >= exp / 2 && d <= exp)) bad.push(n + ':' + d);
+				max = Math.max(max, d);
+				if (n === 3) seen.add(Math.round(d));
+			}
+		}
+		return JSON.stringify({Bad: bad.slice(0, 5), Distinct: seen.size, Max: max});
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Bad) > 0 {
+		t.Errorf("delays outside [exp/2, exp]: %v", res.Bad)
+	}
+	if res.Max > 15000 || res.Max < 7500 {
+		t.Errorf("largest delay %.0f ms, want within the 15 s cap and reaching its upper half", res.Max)
+	}
+	if res.Distinct < 20 {
+		t.Errorf("only %d distinct delays out of 200 for attempt 3: no jitter", res.Distinct)
+	}
 }
