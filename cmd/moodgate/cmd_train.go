@@ -105,7 +105,7 @@ flags:
 		o.Features, o.Epochs, o.LearningRate, o.L2, o.ClassWeightPower, o.ExtraWeight, o.Seed)
 	start := time.Now()
 	progress := func(f int, m emotion.Metrics) {
-		fmt.Fprintf(stdout, "fold %d: n=%d accuracy=%.4f macro-F1=%.4f weighted-F1=%.4f sadness recall=%.4f (uncalibrated)\n",
+		fmt.Fprintf(stdout, "fold %d: n=%d accuracy=%.4f macro-F1=%.4f weighted-F1=%.4f sadness recall=%.4f (temperature 1, no offsets)\n",
 			f, m.N, m.Accuracy, m.MacroF1, m.WeightedF1, m.PerClass[emotion.Sadness].Recall)
 	}
 	var res emotion.CVResult
