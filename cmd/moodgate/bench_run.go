@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"sync"
@@ -208,6 +209,8 @@ func (m *cpuMeter) stop(ctx context.Context) cpuUse {
 			u.Gateway = g.CPUSeconds - m.gateway
 		}
 	}
+	r3 := func(x float64) float64 { return math.Round(x*1000) / 1000 }
+	u.Wall, u.Client, u.Gateway = r3(u.Wall), r3(u.Client), r3(u.Gateway)
 	return u
 }
 
