@@ -23,8 +23,11 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/ollama/ollama/api"
 
 	"github.com/moodgate/moodgate/gateway"
+	"github.com/moodgate/moodgate/ollama"
+	"github.com/moodgate/moodgate/ollama/ollamatest"
 	"github.com/moodgate/moodgate/session/sessiontest"
 )
 
@@ -67,6 +70,13 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 // URL (http://127.0.0.1:port).
 func startGateway(t *testing.T, edit func(*gateway.Config)) string {
 	t.Helper()
+	return startGatewayWith(t, edit, gateway.Deps{})
+}
+
+// startGatewayWith is startGateway with some dependencies given (Redis and
+// the logger are always the test's).
+func startGatewayWith(t *testing.T, edit func(*gateway.Config), deps gateway.Deps) string {
+	t.Helper()
 	rdb := sessiontest.RealRedis(t).Client(t)
 	cfg := gateway.Config{
 		OperatorTokens: map[string]string{operatorToken: operatorName},
@@ -82,7 +92,8 @@ func startGateway(t *testing.T, edit func(*gateway.Config)) string {
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := gateway.New(ctx, cfg, gateway.Deps{Redis: rdb, Logger: logger})
+	deps.Redis, deps.Logger = rdb, logger
+	srv, err := gateway.New(ctx, cfg, deps)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
@@ -883,4 +894,66 @@ func TestBrowserBackoff(t *testing.T) {
 	if res.Distinct < 20 {
 		t.Errorf("only %d distinct delays out of 200 for attempt 3: no jitter", res.Distinct)
 	}
+}
+
+// TestBrowserStreamingReply checks that reply.delta pieces grow one pending
+// bubble, which the final reply replaces. The bot is Ollama's chat API,
+// played by the ollamatest fake (no model runs here), through the real
+// streaming responder.
+func TestBrowserStreamingReply(t *testing.T) {
+	needChromium(t)
+	chunks := []string{"천천히 ", "말씀해 ", "주셔도 ", "괜찮아요."}
+	fake := ollamatest.New("gemma2:2b")
+	t.Cleanup(fake.Close)
+	fake.OnChat(func(*api.ChatRequest) ollamatest.Reply {
+		return ollamatest.Reply{Chunks: chunks, ChunkDelay: 40 * time.Millisecond}
+	})
+	client, err := ollama.New(ollama.Options{Hosts: []string{fake.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	responder, err := client.NewResponder(ollama.ResponderConfig{Model: "gemma2:2b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startGatewayWith(t, nil, gateway.Deps{Responder: responder})
+	browser := newBrowser(t)
+	user := chat{newTab(t, browser, "chat", 390, 844, true)}
+	user.open(base)
+	// Test instrumentation: record the text of every streaming bubble each
+	// time the pending area changes.
+	var ok bool
+	user.mustEval(`(() => { window.__streamed = [];
+		new MutationObserver(() => { for (const b of document.querySelectorAll('#pending .msg.streaming .text')) window.__streamed.push(b.textContent); })
+			.observe(document.getElementById('pending'), {childList: true, subtree: true, characterData: true});
+		return true; })()`, &ok)
+	text := "오늘 하루가 너무 길었어요"
+	user.send(text)
+	seq := user.acked(text)
+	user.botAnswered(seq)
+	want := strings.Join(chunks, "")
+	var got struct {
+		Seen  []string
+		Final []string
+		Left  int
+	}
+	user.mustEval(`({Seen: window.__streamed, Left: document.querySelectorAll('.msg.streaming').length,
+		Final: [...document.querySelectorAll('#log .msg.bot .text')].map(p => p.textContent)})`, &got)
+	if len(got.Final) != 1 || got.Final[0] != want {
+		t.Fatalf("final bot replies %q, want exactly [%q]", got.Final, want)
+	}
+	if got.Left != 0 {
+		t.Errorf("%d streaming bubbles left after the final reply", got.Left)
+	}
+	distinct := map[string]bool{}
+	for _, s := range got.Seen {
+		if s != "" && !strings.HasPrefix(want, s) {
+			t.Errorf("streamed text %q is not a prefix of the reply %q", s, want)
+		}
+		distinct[s] = true
+	}
+	if len(distinct) < 2 {
+		t.Errorf("the pending bubble showed %q: want the reply growing piece by piece", got.Seen)
+	}
+	user.noDialogsOrExceptions()
 }
