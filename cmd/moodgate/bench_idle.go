@@ -112,7 +112,11 @@ func parseMem(r io.Reader) (gatewayMem, error) {
 		default:
 			continue
 		}
-		v, err := strconv.ParseFloat(strings.Fields(val)[0], 64)
+		fields := strings.Fields(val) // value, then an optional timestamp
+		if len(fields) == 0 {
+			return m, fmt.Errorf("metric %s: no value", name)
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
 		if err != nil {
 			return m, fmt.Errorf("metric %s: %w", name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 )
@@ -39,9 +40,8 @@ func runSweep(ctx context.Context, w io.Writer, cfg loadConfig, rates []float64,
 		}
 		pause(ctx, time.Second)
 		steps = append(steps, st)
-		if !asJSON {
-			fmt.Fprintf(os.Stderr, "sweep: %g msg/s done\n", rate)
-		}
+		slog.Info("bench: sweep step done", "rate", rate,
+			"gateway_throughput", st.Gateway.Throughput, "echo_throughput", st.Echo.Throughput)
 	}
 	if svgPath != "" {
 		if err := writeSweepSVG(svgPath, cfg, steps); err != nil {

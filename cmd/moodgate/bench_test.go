@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -417,4 +418,47 @@ func TestBenchReconnectsAndRestarts(t *testing.T) {
 	if r.Acked < r.Replies+r.Escalations || r.Acked > r.Sent {
 		t.Fatalf("acked %d outside [%d, %d]", r.Acked, r.Replies+r.Escalations, r.Sent)
 	}
+}
+
+func FuzzParseMem(f *testing.F) {
+	f.Add("# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 1.2e+07\n")
+	f.Add("process_resident_memory_bytes \ngo_goroutines 4 1700000000000\n")
+	f.Add("go_memstats_heap_inuse_bytes NaN\nprocess_cpu_seconds_total +Inf\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		m, err := parseMem(strings.NewReader(text))
+		if err == nil && !strings.Contains(text, "process_resident_memory_bytes") {
+			t.Fatalf("parsed %+v from text without the RSS metric", m)
+		}
+	})
+}
+
+func FuzzBenchFrame(f *testing.F) {
+	f.Add(`{"type":"ack","seq":3,"id":"b1-1","text":"안녕","from":"user"}`)
+	f.Add(`{"type":"reply","seq":5,"ref":3,"text":"네","from":"bot","notice":"busy"}`)
+	f.Add(`{"type":"error","code":"rate_limited","id":"b1-2","retryable":true}`)
+	f.Add(`not json`)
+	f.Fuzz(func(t *testing.T, data string) {
+		// Whatever the server sends, handling it must not panic and must
+		// keep the session's books consistent.
+		cfg := &loadConfig{Sessions: 1, Timeout: time.Second}
+		s := newLoadSession(cfg, nil, 0)
+		now := time.Now()
+		s.win = window{start: now, warmEnd: now, end: now.Add(time.Hour)}
+		s.pending["b1-1"] = &pendingMsg{id: "b1-1", intended: now, measured: true}
+		s.t.sent = 1
+		in := inFrame{at: now}
+		if err := json.Unmarshal([]byte(data), &in.f); err != nil {
+			in.f = benchFrame{Type: "_undecodable"}
+		}
+		if in.f.Type == "escalation" {
+			return // restarting dials; covered by TestBenchReconnectsAndRestarts
+		}
+		if err := s.handle(context.Background(), in, true); err != nil {
+			t.Fatal(err)
+		}
+		done := s.t.replies + s.t.escalated + s.t.errored
+		if int64(len(s.pending))+done != 1 {
+			t.Fatalf("pending %d + done %d ≠ sent 1", len(s.pending), done)
+		}
+	})
 }
