@@ -69,14 +69,31 @@ func (c *wsConn) send(b []byte) {
 }
 
 // close asks the writer to flush, send a close frame and hang up. Only the
-// first call counts.
+// first call counts. A slow consumer's queue is dropped and the write it is
+// stuck in is cut short, so it is gone within a second rather than after
+// the full write deadline; what it missed is stored, and it resumes.
 func (c *wsConn) close(code int, reason DisconnectReason) {
 	c.closeOnce.Do(func() {
 		c.code, c.reason = code, reason
-		c.out.close()
+		slow := reason == ReasonSlowConsumer
+		c.out.close(slow)
 		close(c.closing)
+		if slow {
+			c.ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+		}
 		c.srv.metrics.disconnects.WithLabelValues(c.kind, string(reason)).Inc()
 	})
+}
+
+// cut reports whether the connection is closing as a slow consumer: the
+// writer stops writing what it had taken from the queue.
+func (c *wsConn) cut() bool {
+	select {
+	case <-c.closing:
+		return c.reason == ReasonSlowConsumer
+	default:
+		return false
+	}
 }
 
 // writeLoop owns every write to the socket.
@@ -88,6 +105,10 @@ func (c *wsConn) writeLoop() {
 	write := func() bool {
 		batch = c.out.drain(batch[:0])
 		for i, b := range batch {
+			if c.cut() {
+				clear(batch)
+				return true
+			}
 			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 				c.close(websocket.CloseAbnormalClosure, ReasonWriteError)
@@ -181,23 +202,41 @@ func (c *userConn) direct(r session.Raw) {
 	c.mu.Unlock()
 }
 
+// replayPage is how many stored events a replay reads at a time.
+const replayPage = 256
+
 // replay sends every stored event after `after`, then what the feed brought
-// meanwhile.
+// meanwhile. Stored events go out a page at a time, each waiting for room
+// in the queue: a history longer than the queue's cap is not a slow
+// consumer. Live events wait in pending meanwhile.
 func (c *userConn) replay(ctx context.Context, after int64) error {
 	c.mu.Lock()
 	c.replaying = true
 	c.lastSent = after
 	c.mu.Unlock()
 	c.srv.hub.subscribe(c.sid, c)
-	raws, err := c.srv.store.Events(ctx, c.sid, after, 0)
+	var err error
+	for {
+		var raws []session.Raw
+		if raws, err = c.srv.store.Events(ctx, c.sid, after, replayPage); err != nil {
+			break
+		}
+		for _, r := range raws {
+			if !c.out.pushWait(r.JSON, c.closing) {
+				break
+			}
+			after = r.Seq
+		}
+		if len(raws) < replayPage || after < raws[len(raws)-1].Seq {
+			break
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.replaying = false
+	c.lastSent = after
 	if err != nil {
 		return err
-	}
-	for _, r := range raws {
-		c.sendLocked(r.Seq, r.JSON)
 	}
 	for _, e := range c.pending {
 		if e.Seq > 0 {

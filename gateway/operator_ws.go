@@ -148,12 +148,17 @@ func (o *operatorConn) start(ctx context.Context, offset string) error {
 	o.replaying = true
 	o.mu.Unlock()
 	o.srv.hub.subscribeOperator(o)
-	var missed []session.FeedEntry
 	var err error
-	if offset == "" {
+	catchUp := offset != ""
+	if !catchUp {
 		offset, err = o.srv.store.FeedTail(ctx)
-	} else {
-		missed, offset, err = o.catchUp(ctx, offset)
+	}
+	last := offset
+	if err == nil {
+		o.send(mustJSON(map[string]string{"type": "ready", "operator": o.name, "offset": offset}))
+		if catchUp {
+			last, err = o.catchUp(ctx, offset)
+		}
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -161,11 +166,7 @@ func (o *operatorConn) start(ctx context.Context, offset string) error {
 	if err != nil {
 		return err
 	}
-	o.last, _ = parseStreamID(offset)
-	o.send(mustJSON(map[string]string{"type": "ready", "operator": o.name, "offset": offset}))
-	for _, e := range missed {
-		o.sendLocked(e)
-	}
+	o.last, _ = parseStreamID(last)
 	for _, e := range o.pending {
 		o.sendLocked(e)
 	}
@@ -173,19 +174,24 @@ func (o *operatorConn) start(ctx context.Context, offset string) error {
 	return nil
 }
 
-// catchUp reads every feed entry after offset, in pages.
-func (o *operatorConn) catchUp(ctx context.Context, offset string) ([]session.FeedEntry, string, error) {
-	var all []session.FeedEntry
-	start := offset
+// catchUp sends every feed entry after offset, a page at a time, each
+// waiting for room in the queue (a dashboard far behind is not a slow
+// consumer), and returns the last offset sent.
+func (o *operatorConn) catchUp(ctx context.Context, offset string) (string, error) {
+	const page = 512
 	for {
-		page, err := o.srv.store.ReadFeed(ctx, offset, 1000, 0)
+		entries, err := o.srv.store.ReadFeed(ctx, offset, page, 0)
 		if err != nil {
-			return nil, "", err
+			return offset, err
 		}
-		all = append(all, page...)
-		if len(page) < 1000 {
-			return all, start, nil
+		for _, e := range entries {
+			if !o.out.pushWait(feedFrame(e), o.closing) {
+				return offset, nil
+			}
+			offset = e.Offset
 		}
-		offset = page[len(page)-1].Offset
+		if len(entries) < page {
+			return offset, nil
+		}
 	}
 }

@@ -4,7 +4,8 @@ import "sync"
 
 // outQueue is a connection's outbound queue, capped in bytes. push never
 // blocks: when the cap would be exceeded it refuses, and the connection is
-// closed as a slow consumer.
+// closed as a slow consumer. pushWait, for a connection's own replay of
+// stored history, waits for room instead.
 type outQueue struct {
 	mu     sync.Mutex
 	msgs   [][]byte
@@ -12,10 +13,11 @@ type outQueue struct {
 	max    int
 	closed bool
 	ready  chan struct{} // receives a token when msgs becomes non-empty
+	space  chan struct{} // receives a token when the writer drains msgs
 }
 
 func newOutQueue(max int) *outQueue {
-	return &outQueue{max: max, ready: make(chan struct{}, 1)}
+	return &outQueue{max: max, ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
 }
 
 // push appends b; false means the queue is full or closed.
@@ -35,6 +37,37 @@ func (q *outQueue) push(b []byte) bool {
 	return true
 }
 
+// pushWait appends b like push, but while the queue is full it waits for
+// the writer to drain it, until stop is closed. It is for a connection's
+// own goroutine replaying stored history, which may be far larger than the
+// cap; the writer makes progress or fails its write deadline and closes the
+// connection, so the wait ends. An empty queue takes b whatever its size.
+func (q *outQueue) pushWait(b []byte, stop <-chan struct{}) bool {
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return false
+		}
+		if q.bytes == 0 || q.bytes+len(b) <= q.max {
+			q.msgs = append(q.msgs, b)
+			q.bytes += len(b)
+			q.mu.Unlock()
+			select {
+			case q.ready <- struct{}{}:
+			default:
+			}
+			return true
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.space:
+		case <-stop:
+			return false
+		}
+	}
+}
+
 // drain takes every queued message, oldest first, into dst.
 func (q *outQueue) drain(dst [][]byte) [][]byte {
 	q.mu.Lock()
@@ -43,12 +76,21 @@ func (q *outQueue) drain(dst [][]byte) [][]byte {
 	q.msgs = q.msgs[:0]
 	q.bytes = 0
 	q.mu.Unlock()
+	select {
+	case q.space <- struct{}{}:
+	default:
+	}
 	return dst
 }
 
-func (q *outQueue) close() {
+// close refuses every later push; drop also discards what is queued.
+func (q *outQueue) close(drop bool) {
 	q.mu.Lock()
 	q.closed = true
+	if drop {
+		clear(q.msgs)
+		q.msgs, q.bytes = nil, 0
+	}
 	q.mu.Unlock()
 }
 
