@@ -433,7 +433,7 @@ function renderOperator(ev) {
   const name = ev.operator ? String(ev.operator) : '';
   if (ev.action === 'claimed') {
     ui.agent.hidden = false;
-    ui.agent.textContent = `상담사${name ? ` ${name}` : ''}님과 대화 중이에요 · You are talking with a counsellor${name ? ` (${name})` : ''}`;
+    ui.agent.textContent = `상담사${name ? ` ${name}` : ''}님과 대화 중 · With a counsellor${name ? ` (${name})` : ''}`;
     notice(ev, 'operator-claimed', `상담사${name ? ` ${name}` : ''}님이 대화에 참여했어요.`, `A counsellor${name ? ` (${name})` : ''} joined the conversation.`);
   } else if (ev.action === 'resolved') {
     ui.agent.hidden = true;
