@@ -262,3 +262,42 @@ func TestBrowserStreamingReply(t *testing.T) {
 	}
 	user.noDialogsOrExceptions()
 }
+
+// TestBrowserNewChat checks that "new chat" (after its confirm dialog)
+// starts a new session with an empty transcript, and that the old one does
+// not come back on reload.
+func TestBrowserNewChat(t *testing.T) {
+	needChromium(t)
+	base := startGateway(t, nil)
+	browser := newBrowser(t)
+	user := chat{newTab(t, browser, "chat", 390, 844, true)}
+	user.open(base)
+	text := "첫 대화예요"
+	user.send(text)
+	user.botAnswered(user.acked(text))
+	first := user.sessionID()
+
+	user.do(chromedp.Click(chromedp.CSS("#new-chat")))
+	user.waitFor("the confirm dialog", `document.getElementById('confirm').open`)
+	user.do(chromedp.Click(chromedp.CSS(`#confirm [data-role=ok]`)))
+	user.waitFor("a new session", `(JSON.parse(localStorage.getItem('moodgate.chat') || '{}').session || '') !== `+js(first)+
+		` && (JSON.parse(localStorage.getItem('moodgate.chat') || '{}').session || '') !== '' && document.body.dataset.conn === 'online'`)
+	if n := user.count("#log > *"); n != 0 {
+		t.Errorf("%d entries in the new transcript, want none", n)
+	}
+	second := "새 대화예요"
+	user.send(second)
+	user.acked(second)
+	user.do(chromedp.Reload())
+	user.waitOnline()
+	user.acked(second)
+	var old int
+	user.mustEval(`[...document.querySelectorAll('#log .msg.user .text')].filter(p => p.textContent === `+js(text)+`).length`, &old)
+	if old != 0 {
+		t.Errorf("the first conversation's message is back after reload")
+	}
+	if id := user.sessionID(); id == first {
+		t.Errorf("session %s resumed after new chat", id)
+	}
+	user.noDialogsOrExceptions()
+}
