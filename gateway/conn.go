@@ -254,8 +254,16 @@ func (c *userConn) sendError(pe *ProtoError) { c.send(encodeError(pe)) }
 func (c *userConn) readLoop() {
 	ws := c.ws
 	ws.SetReadLimit(int64(c.srv.cfg.MaxMessageBytes))
-	ws.SetReadDeadline(time.Now().Add(pongWait))
-	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	// Shutdown ends a read by setting a deadline in the past; a deadline
+	// set here must not undo it, so each is followed by a draining check.
+	extend := func() {
+		ws.SetReadDeadline(time.Now().Add(pongWait))
+		if c.srv.draining.Load() {
+			ws.SetReadDeadline(time.Now().Add(-time.Second))
+		}
+	}
+	extend()
+	ws.SetPongHandler(func(string) error { extend(); return nil })
 	for {
 		mt, data, err := ws.ReadMessage()
 		if err != nil {
@@ -275,6 +283,9 @@ func (c *userConn) readLoop() {
 			// Read after shutdown began: refuse it, unstored, so the client
 			// resends it to another node.
 			pe := protoErr(CodeShuttingDown, "서버가 재시작 중이에요. 다시 연결한 뒤 보내 주세요. (server restarting; resend after reconnecting)")
+			if f, err := parseClientFrame(data); err == nil {
+				pe.ID = f.ID
+			}
 			pe.Retryable = true
 			c.sendError(pe)
 			return

@@ -826,6 +826,11 @@ func TestReliabShutdownUnderLoad(t *testing.T) {
 				case "ack":
 					r.acked[f.ID] = true
 				case "error":
+					if f.ID == "" {
+						// Every refusal of a message names it, or the
+						// client cannot tell what to resend.
+						f.ID, f.Code = "(no id)", f.Code+" without the message's id"
+					}
 					r.refused[f.ID] = f.Code
 					if !f.Retryable {
 						r.refused[f.ID] = f.Code + " (not retryable)"
@@ -846,6 +851,7 @@ func TestReliabShutdownUnderLoad(t *testing.T) {
 
 	store := session.NewRedisStore(rdb, session.RedisOptions{Prefix: cfg.RedisPrefix})
 	var sent, acked, refused, resent int
+	codes := map[string]int{}
 	for i, r := range results {
 		if r.closeCode != websocket.CloseGoingAway {
 			t.Errorf("client %d closed with %d, want 1001", i, r.closeCode)
@@ -868,6 +874,7 @@ func TestReliabShutdownUnderLoad(t *testing.T) {
 			}
 		}
 		for id, code := range r.refused {
+			codes[code]++
 			switch {
 			case code == gateway.CodeShuttingDown || code == gateway.CodeBusy:
 				if stored[id] != 0 {
@@ -911,8 +918,8 @@ func TestReliabShutdownUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("shutdown under load: %d clients sent %d messages: %d acknowledged, %d refused with an error frame, %d unanswered (never read by the node); %d resent to the other node; 0 lost",
-		clients, sent, acked, refused, sent-acked-refused, resent)
+	t.Logf("shutdown under load: %d clients sent %d messages: %d acknowledged, %d refused with an error frame, %d unanswered (never read by the node); %d resent to the other node; 0 lost; refusals %v",
+		clients, sent, acked, refused, sent-acked-refused, resent, codes)
 	if acked == 0 {
 		t.Fatal("no message was acknowledged before the shutdown: the test did not load the node")
 	}
