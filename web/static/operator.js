@@ -471,9 +471,19 @@ function renderDetailHead() {
   ui.replyForm.classList.toggle('locked', !mine);
 }
 
+// The chart is drawn at the width of its box, so text and dots keep their
+// size on a phone and on a wide screen; it is redrawn when the box resizes.
+let chartTimeline = [];
+let chartWidth = 0;
 function renderChart(timeline) {
-  ui.dChart.replaceChildren(moodChart(timeline), legend());
+  chartTimeline = timeline;
+  chartWidth = Math.max(280, Math.round(ui.dChart.clientWidth || 760));
+  ui.dChart.replaceChildren(moodChart(timeline, { width: chartWidth, height: 170 }), legend());
 }
+new ResizeObserver(() => {
+  const w = Math.max(280, Math.round(ui.dChart.clientWidth));
+  if (st.open && ui.dChart.clientWidth && Math.abs(w - chartWidth) > 8) renderChart(chartTimeline);
+}).observe(ui.dChart);
 
 function scoresRow(scores) {
   const row = el('div', { cls: 'scores' });
