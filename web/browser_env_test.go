@@ -206,6 +206,12 @@ func (p *dropProxy) SetOffline(off bool) {
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	needChromium(t)
+	// Not t.TempDir: Chromium's helper processes can still write to the
+	// profile for a moment after the browser exits, so removal is retried.
+	profile, err := os.MkdirTemp("", "moodgate-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -216,12 +222,15 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 	)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
 		cancelBrowser()
-		cancelAlloc()
+		cancelAlloc() // waits for the browser process to exit
+		if err := sessiontest.WaitFor(10*time.Second, func() error { return os.RemoveAll(profile) }); err != nil {
+			t.Logf("profile %s not removed: %v", profile, err)
+		}
 	})
 	if err := chromedp.Do(browserCtx); err != nil { // starts the browser
 		t.Fatalf("start chromium: %v", err)
