@@ -301,3 +301,30 @@ func TestBrowserNewChat(t *testing.T) {
 	}
 	user.noDialogsOrExceptions()
 }
+
+// TestBrowserRefusedSessionStartsOver checks that a stored session the
+// server refuses (a token it did not sign: HTTP 403 before the upgrade)
+// does not leave the page retrying for ever: once the server is known to
+// be up, the page starts a new conversation.
+func TestBrowserRefusedSessionStartsOver(t *testing.T) {
+	needChromium(t)
+	base := startGateway(t, nil)
+	browser := newBrowser(t)
+	user := chat{newTab(t, browser, "chat", 390, 844, true)}
+	user.open(base)
+	text := "토큰이 바뀌기 전 메시지"
+	user.send(text)
+	user.acked(text)
+	old := user.sessionID()
+	var ok bool
+	user.mustEval(`(() => { const s = JSON.parse(localStorage.getItem('moodgate.chat'));
+		s.token = '0'.repeat(64); localStorage.setItem('moodgate.chat', JSON.stringify(s)); return true; })()`, &ok)
+	user.do(chromedp.Reload())
+	user.waitFor("a new session after the refusals",
+		`document.body.dataset.conn === 'online' && (JSON.parse(localStorage.getItem('moodgate.chat') || '{}').session || `+js(old)+`) !== `+js(old))
+	user.waitFor("the notice about the new conversation", shown("banner")+` && document.getElementById('banner').textContent.includes('새 대화')`)
+	if n := user.count("#log > *"); n != 0 {
+		t.Errorf("%d entries shown from the refused conversation", n)
+	}
+	user.noDialogsOrExceptions()
+}

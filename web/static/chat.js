@@ -54,7 +54,9 @@ const state = {
   ws: null,
   welcomed: false,
   attempt: 0,
-  preWelcomeFailures: 0,
+  preWelcomeFailures: 0, // connections of a stored session that ended before a welcome
+  attemptWhileUp: false, // this attempt began while /healthz answered
+  refusedWhileUp: 0,
   reconnectTimer: 0,
   lastRx: 0,
   replayAll: true, // first connection of this page load: replay everything
@@ -157,34 +159,46 @@ function connect() {
     for (const m of state.outbox) {
       if (m.status === 'sending') setOutboxStatus(m, 'queued');
     }
-    if (!state.welcomed && state.sessionId) state.preWelcomeFailures++;
+    if (!state.welcomed && state.sessionId) {
+      state.preWelcomeFailures++;
+      refusedWhileUp();
+    }
     state.welcomed = false;
     setConn('offline');
     scheduleReconnect();
   };
 }
 
-async function scheduleReconnect() {
-  if (state.reconnectTimer) return;
-  // A stored session that is refused again and again (the server answers
-  // 403 before the upgrade, which a browser cannot see) while the server is
-  // up was erased or signed with another secret: start a new one.
-  if (state.preWelcomeFailures >= 4 && state.sessionId) {
-    try {
-      const r = await fetch('/healthz', { cache: 'no-store' });
-      if (r.ok) {
-        forgetSession();
-        showBanner('이전 대화를 이어갈 수 없어 새 대화를 시작해요. · The previous conversation could not be resumed; starting a new one.', 'info');
-      }
-    } catch {
-      // Server unreachable: keep the session and keep trying.
-    }
+// serverUp asks /healthz whether the server answers at all.
+async function serverUp() {
+  try {
+    return (await fetch('/healthz', { cache: 'no-store' })).ok;
+  } catch {
+    return false;
   }
+}
+
+function scheduleReconnect() {
+  if (state.reconnectTimer) return;
   const delay = backoffDelay(state.attempt++);
-  state.reconnectTimer = setTimeout(() => {
+  state.reconnectTimer = setTimeout(async () => {
+    // A stored session that keeps failing before its welcome may be
+    // refused (HTTP 403 before the upgrade, which a browser cannot see:
+    // a token signed with another secret). Only attempts made while the
+    // server was up count, so an outage never costs the conversation.
+    state.attemptWhileUp = state.preWelcomeFailures >= 2 && state.sessionId ? await serverUp() : false;
     state.reconnectTimer = 0;
     connect();
   }, delay);
+}
+
+function refusedWhileUp() {
+  if (!state.attemptWhileUp) return;
+  state.attemptWhileUp = false;
+  if (++state.refusedWhileUp >= 2) {
+    forgetSession();
+    showBanner('이전 대화를 이어갈 수 없어 새 대화를 시작해요. · The previous conversation could not be resumed; starting a new one.', 'info');
+  }
 }
 
 function send(obj) {
@@ -199,6 +213,7 @@ function forgetSession() {
   state.lastSeq = 0;
   state.replayAll = true;
   state.preWelcomeFailures = 0;
+  state.refusedWhileUp = 0;
   clearTranscript();
   save();
 }
@@ -259,6 +274,7 @@ function onWelcome(msg) {
   state.replayAll = false;
   state.attempt = 0;
   state.preWelcomeFailures = 0;
+  state.refusedWhileUp = 0;
   save();
   setConn('online');
   hideBanner('offline');
