@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -86,8 +87,9 @@ func ParsePolicy(b []byte) (*Policy, error) {
 func (p *Policy) check() error {
 	m := p.MoodModel
 	switch {
-	case m.HalfLifeMessages <= 0:
-		return errors.New("mood_model.half_life_messages must be positive")
+	case !(m.HalfLifeMessages > 0) || math.IsInf(m.HalfLifeMessages, 1):
+		// Written so that NaN (YAML .nan) is refused too.
+		return errors.New("mood_model.half_life_messages must be a positive number")
 	case m.HalfLifeTime <= 0:
 		return errors.New("mood_model.half_life_time must be a positive duration")
 	case m.TimelineCap < 1 || m.TimelineCap > 10000:
@@ -96,7 +98,7 @@ func (p *Policy) check() error {
 		return errors.New("mood.labels must name at least one label")
 	case p.Mood.Messages < 1:
 		return errors.New("mood.messages must be at least 1")
-	case p.Mood.Threshold < 0 || p.Mood.Threshold > 1:
+	case !(p.Mood.Threshold >= 0 && p.Mood.Threshold <= 1):
 		return errors.New("mood.threshold must be within 0-1")
 	case p.Mood.Cooldown < 0 || p.Request.Cooldown < 0:
 		return errors.New("cooldowns must not be negative")
