@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"sync"
 	"time"
 
@@ -52,13 +53,37 @@ type wsConn struct {
 	closeOnce sync.Once
 	closing   chan struct{} // closed when a close is requested
 	done      chan struct{} // closed when the writer has finished
+	readDone  chan struct{} // closed by the reader when it stops reading
 	code      int
 	reason    DisconnectReason
 }
 
 func newWSConn(srv *Server, ws *websocket.Conn, kind string) *wsConn {
 	return &wsConn{ws: ws, srv: srv, kind: kind, out: newOutQueue(srv.cfg.SendQueueBytes),
-		closing: make(chan struct{}), done: make(chan struct{})}
+		closing: make(chan struct{}), done: make(chan struct{}), readDone: make(chan struct{})}
+}
+
+// lingerWait bounds each step of the lingering close.
+const lingerWait = time.Second
+
+// linger lets the peer read the close frame. Closing a socket whose input
+// is not all read makes the kernel send a reset, and a reset destroys what
+// the peer has not read yet: the close frame with its reason, and the
+// error frames before it (a flood is closed with its frames unread). So
+// once the reader has stopped, the writer half-closes, reads and discards
+// until the peer hangs up, and only then closes.
+func (c *wsConn) linger() {
+	select {
+	case <-c.readDone:
+	case <-time.After(lingerWait):
+		return
+	}
+	nc := c.ws.NetConn()
+	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	nc.SetReadDeadline(time.Now().Add(lingerWait))
+	io.Copy(io.Discard, nc)
 }
 
 // send queues b; a full queue closes the connection as a slow consumer.
@@ -135,7 +160,9 @@ func (c *wsConn) writeLoop() {
 			}
 			if c.code != websocket.CloseAbnormalClosure {
 				msg := websocket.FormatCloseMessage(c.code, string(c.reason))
-				c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+				if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)) == nil {
+					c.linger()
+				}
 			}
 			c.ws.Close()
 			return
@@ -252,6 +279,7 @@ func (c *userConn) sendError(pe *ProtoError) { c.send(encodeError(pe)) }
 // readLoop owns the read side until the client goes away or the server
 // closes the connection.
 func (c *userConn) readLoop() {
+	defer close(c.readDone)
 	ws := c.ws
 	ws.SetReadLimit(int64(c.srv.cfg.MaxMessageBytes))
 	// Shutdown ends a read by setting a deadline in the past; a deadline

@@ -103,6 +103,7 @@ func (s *Server) handleOperatorWS(c echo.Context) error {
 	defer s.metrics.connections.WithLabelValues("operator").Dec()
 	go o.writeLoop()
 	defer func() { <-o.done }()
+	defer close(o.readDone) // runs first: the writer's lingering close waits for it
 
 	ws.SetReadLimit(4096)
 	ws.SetReadDeadline(time.Now().Add(authWait))

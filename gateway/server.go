@@ -364,6 +364,7 @@ func (s *Server) serveUser(ws *websocket.Conn, sid string, after int64, st sessi
 		pe := protoErr(CodeStoreUnavailable, "대화 기록을 불러오지 못했어요. 다시 연결해 주세요. (could not load the conversation; reconnect)")
 		pe.Retryable = true
 		c.sendError(pe)
+		close(c.readDone) // nothing was read, nothing will be
 		c.close(websocket.CloseTryAgainLater, ReasonReplayFailed)
 		<-c.done
 		return
