@@ -296,23 +296,16 @@ func (s *Server) handleUserWS(c echo.Context) error {
 		s.metrics.upgrades.WithLabelValues("user", "draining").Inc()
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "shutting down")
 	}
-	q := r.URL.Query()
-	sid, token := q.Get("session"), q.Get("token")
-	var after int64
+	sid, after, err := parseResume(s.cfg.Secret, r.URL.Query())
+	switch {
+	case errors.Is(err, errForbidden):
+		s.metrics.upgrades.WithLabelValues("user", "forbidden").Inc()
+		return echo.NewHTTPError(http.StatusForbidden, "invalid session token")
+	case err != nil:
+		return echo.NewHTTPError(http.StatusBadRequest, "last_seq must be a non-negative integer")
+	}
 	resuming := sid != ""
-	if resuming {
-		if !session.ValidID(sid) || !VerifySession(s.cfg.Secret, sid, token) {
-			s.metrics.upgrades.WithLabelValues("user", "forbidden").Inc()
-			return echo.NewHTTPError(http.StatusForbidden, "invalid session token")
-		}
-		if v := q.Get("last_seq"); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return echo.NewHTTPError(http.StatusBadRequest, "last_seq must be a non-negative integer")
-			}
-			after = n
-		}
-	} else {
+	if !resuming {
 		sid = NewSessionID()
 	}
 	if !s.checkOrigin(r) {
@@ -341,6 +334,34 @@ func (s *Server) handleUserWS(c echo.Context) error {
 	s.metrics.upgrades.WithLabelValues("user", "ok").Inc()
 	s.serveUser(ws, sid, after, st, ip, ipLimiter)
 	return nil
+}
+
+// Why parseResume refuses a query.
+var (
+	errForbidden  = errors.New("invalid session token")
+	errBadLastSeq = errors.New("last_seq must be a non-negative integer")
+)
+
+// parseResume reads the session, token and last_seq parameters of a user's
+// /ws query. No session means a new session ("" and 0). Otherwise the id
+// must be well formed and the token its HMAC under secret (errForbidden),
+// and last_seq, when present, a non-negative decimal integer (errBadLastSeq).
+func parseResume(secret string, q url.Values) (sid string, after int64, err error) {
+	sid = q.Get("session")
+	if sid == "" {
+		return "", 0, nil
+	}
+	if !session.ValidID(sid) || !VerifySession(secret, sid, q.Get("token")) {
+		return "", 0, errForbidden
+	}
+	if v := q.Get("last_seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return "", 0, errBadLastSeq
+		}
+		after = n
+	}
+	return sid, after, nil
 }
 
 func (s *Server) serveUser(ws *websocket.Conn, sid string, after int64, st session.State, ip string, ipLimiter *rate.Limiter) {
