@@ -56,8 +56,9 @@ type Config struct {
 	// operator API and dashboard sign-in.
 	OperatorTokens map[string]string
 	// AllowedOrigins lists the Origin values allowed to open a WebSocket
-	// (MOODGATE_ALLOWED_ORIGINS, comma-separated; "*" allows any). Empty
-	// allows only same-host origins and clients that send no Origin.
+	// (MOODGATE_ALLOWED_ORIGINS, comma-separated; "*" allows any), besides
+	// the gateway's own host and clients that send no Origin, which are
+	// always allowed.
 	AllowedOrigins []string
 	// PolicyFile is a YAML rules file. MOODGATE_POLICY_FILE; empty uses the
 	// embedded defaults.

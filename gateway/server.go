@@ -215,8 +215,10 @@ func bodyLimit(n int64) echo.MiddlewareFunc {
 	}
 }
 
-// checkOrigin allows the configured origins, the server's own host, and
-// clients that send no Origin (not browsers).
+// checkOrigin allows the configured origins, the server's own host (the
+// chat page and dashboard it serves itself, whether or not a list is
+// configured: docs/protocol.md), and clients that send no Origin (not
+// browsers).
 func (s *Server) checkOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -228,7 +230,7 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 		}
 	}
 	u, err := url.Parse(origin)
-	return err == nil && len(s.cfg.AllowedOrigins) == 0 && strings.EqualFold(u.Host, r.Host)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
 func (s *Server) handleReady(c echo.Context) error {
