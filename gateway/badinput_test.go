@@ -13,7 +13,6 @@ import (
 	"github.com/moodgate/moodgate/session/sessiontest"
 )
 
-
 // stillServes shows that the node answers a new client after an attack.
 func stillServes(t *testing.T, n *node) {
 	t.Helper()
