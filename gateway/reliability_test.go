@@ -357,6 +357,24 @@ func TestReliabRedisKilled(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("readyz with Redis down: %v", err)
 	}
+	// While Redis is down: a resume is refused with 503 before the upgrade,
+	// a new session gets a retryable error and close 1013 (try again
+	// later), and the operator API answers 503; all say "retry".
+	if _, resp, err := dial(t, n.wsURL("/ws?session="+w.SessionID+"&token="+w.Token+"&last_seq=6"), nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("resume while Redis is down: %v %v", err, resp)
+	}
+	fresh, _ := connect(t, n, "", "", 0)
+	if f := fresh.next(); f.Type != "error" || f.Code != gateway.CodeStoreUnavailable || !f.Retryable {
+		t.Fatalf("new session while Redis is down: %s", f.raw)
+	}
+	if ce := closeOf(t, fresh); ce.Code != websocket.CloseTryAgainLater {
+		t.Fatalf("new session while Redis is down closed with %d", ce.Code)
+	}
+	for _, path := range []string{"/api/operator/sessions", "/api/operator/queue", "/api/operator/sessions/" + w.SessionID} {
+		if resp, _ := opRequest(t, n, "GET", path, testOpToken, ""); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("%s while Redis is down: %d", path, resp.StatusCode)
+		}
+	}
 
 	rs.Restart(t)
 	if err := sessiontest.WaitFor(15*time.Second, func() error {
