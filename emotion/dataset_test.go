@@ -206,6 +206,14 @@ func TestLoadKOTENoLeak(t *testing.T) {
 			t.Fatalf("soft target %v does not sum to 1", e.Target)
 		}
 	}
+	if len(d.Ambiguous) != 5000-3372 || len(d.Labels44) != 5000 {
+		t.Errorf("%d ambiguous comments, %d with 44 labels", len(d.Ambiguous), len(d.Labels44))
+	}
+	for _, text := range d.Ambiguous {
+		if seen[normKey(text)] {
+			t.Fatalf("auxiliary-only comment repeats a labelled comment: %q", text)
+		}
+	}
 	// And SoftKOTE really excludes: feed it a labelled comment as ambiguous.
 	fake := []KOTEExample{{ID: "x", Text: " " + d.Examples[0].Text + " ", Labels: []int{5, 6, 0}}}
 	if got := SoftKOTE(fake, d.Examples); len(got) != 0 {

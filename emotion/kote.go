@@ -16,6 +16,11 @@ type KOTEData struct {
 	// their texts is among Examples' (checked after normalisation), so
 	// cross-validation over Examples never scores a comment it trained on.
 	Extra []SoftExample
+	// Labels44 maps every val.tsv comment (whitespace-normalised) to its
+	// label indices, and Ambiguous lists the val.tsv comments that are not
+	// in Examples: the auxiliary task of TrainOptions.Dim.
+	Labels44  map[string][]int
+	Ambiguous []string
 }
 
 // LoadKOTE reads val-4class.tsv and, when present, val.tsv from dir.
@@ -42,6 +47,18 @@ func LoadKOTE(dir string) (KOTEData, error) {
 		return d, fmt.Errorf("val.tsv: %w", err)
 	}
 	d.Extra = SoftKOTE(all, d.Examples)
+	labelled := make(map[string]bool, len(d.Examples))
+	for _, e := range d.Examples {
+		labelled[normKey(e.Text)] = true
+	}
+	d.Labels44 = make(map[string][]int, len(all))
+	for _, e := range all {
+		k := normKey(e.Text)
+		d.Labels44[k] = e.Labels
+		if !labelled[k] {
+			d.Ambiguous = append(d.Ambiguous, e.Text)
+		}
+	}
 
 	return d, nil
 }

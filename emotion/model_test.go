@@ -213,3 +213,70 @@ func BenchmarkClassifyParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestTrainShared trains the multi-task model on a small synthetic set with
+// fine labels: it must be deterministic, learn the set, and leave buckets
+// that no row touched at zero.
+func TestTrainShared(t *testing.T) {
+	words := [NumLabels][]string{
+		{"회의는 3시", "버스 시간표", "내일 날씨", "점심 메뉴"},
+		{"너무 슬퍼", "눈물이 나", "우울해 ㅠㅠ", "외로워"},
+		{"너무 좋아", "행복해 ㅎㅎ", "신난다", "최고야"},
+		{"짜증나", "화가 나", "열받네", "어이없어"},
+	}
+	fine := [NumLabels][]int{{24}, {5, 36}, {42, 40}, {6, 22}}
+	var ex []Example
+	labels := map[string][]int{}
+	for c, ws := range words {
+		for i, w := range ws {
+			for j := range 4 {
+				text := strings.Repeat("음 ", i+j) + w
+				ex = append(ex, Example{Text: text, Label: Label(c)})
+				labels[normKey(text)] = fine[c]
+			}
+		}
+	}
+	aux := []string{"서럽고 슬퍼", "행복하고 좋아"}
+	labels[normKey(aux[0])] = []int{5, 36, 19}
+	labels[normKey(aux[1])] = []int{42, 40}
+	opts := TrainOptions{
+		Features: FeatureConfig{Bits: 12, MinN: 1, MaxN: 3, Compact: true, Jamo: true, Words: true},
+		Epochs:   8, LearningRate: 0.1, Dim: 8, Labels44: labels, AuxOnly: aux, Seed: 3,
+	}
+	a, err := Train(ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Train(ex, opts)
+	ba, _ := a.MarshalBinary()
+	bb, _ := b.MarshalBinary()
+	if !bytes.Equal(ba, bb) {
+		t.Error("two trainings with the same seed differ")
+	}
+	for c, ws := range words {
+		if got := a.Predict(ws[1]).Argmax(); got != Label(c) {
+			t.Errorf("%q: predicted %s, want %s", ws[1], got, Label(c))
+		}
+	}
+	touched := map[uint32]bool{}
+	for _, e := range ex {
+		for _, f := range opts.Features.appendFeatures(nil, normalize(nil, e.Text)) {
+			touched[f] = true
+		}
+	}
+	for _, text := range aux {
+		for _, f := range opts.Features.appendFeatures(nil, normalize(nil, text)) {
+			touched[f] = true
+		}
+	}
+	for bkt := range 1 << opts.Features.Bits {
+		if touched[uint32(bkt)] {
+			continue
+		}
+		for c := range NumLabels {
+			if v := a.w[bkt*NumLabels+c]; v != 0 {
+				t.Fatalf("untouched bucket %d has weight %v", bkt, v)
+			}
+		}
+	}
+}

@@ -22,9 +22,9 @@ type SoftExample struct {
 type TrainOptions struct {
 	// Features selects the hashed features; zero means DefaultFeatures.
 	Features FeatureConfig
-	// Epochs over the data. Default 15.
+	// Epochs over the data. Default 10.
 	Epochs int
-	// LearningRate is AdaGrad's step size. Default 0.5.
+	// LearningRate is AdaGrad's step size. Default 0.1.
 	LearningRate float64
 	// L2 is the ridge penalty per update. Default 1e-6.
 	L2 float64
@@ -32,12 +32,29 @@ type TrainOptions struct {
 	// weighting, 1 fully balanced. Default 0.5; negative means 0.
 	ClassWeightPower float64
 	// Extra are soft-labelled examples added to every training set, with
-	// sample weight ExtraWeight (default 0.5; negative means 0).
+	// sample weight ExtraWeight (negative means none, the default).
 	Extra       []SoftExample
 	ExtraWeight float64
 	// Temperature is the calibration temperature written into the model;
 	// zero means 1. CrossValidate fits it.
 	Temperature float64
+	// Dim > 0 adds a shared low-rank part trained on two tasks at once:
+	// the four classes and, as an auxiliary task, KOTE's 44 fine-grained
+	// labels (one sigmoid head each) of every training comment found in
+	// Labels44 and of AuxOnly. Both tasks read the same Dim-dimensional sum
+	// of feature embeddings, so n-grams that mark related fine labels (슬픔,
+	// 서러움, 절망) end up close. The model stays linear in the features,
+	// so the embeddings fold into the usual 4-column table after training:
+	// the weights file and the speed do not change.
+	Dim int
+	// AuxWeight scales the auxiliary heads' loss. Default 1.
+	AuxWeight float64
+	// Labels44 maps a comment (whitespace-normalised text) to its KOTE
+	// label indices. Only rows being trained on are looked up in it.
+	Labels44 map[string][]int
+	// AuxOnly are texts that train only the auxiliary heads (KOTE's
+	// comments that the 4-class rule leaves ambiguous).
+	AuxOnly []string
 	// Offsets are added to the calibrated logits (z/T + Offsets), shifting
 	// the decision towards some classes; the probabilities then include
 	// the shift. CrossValidate fits them when TuneOffsets is set.
@@ -54,12 +71,17 @@ type TrainOptions struct {
 
 // DefaultTrainOptions are the hyperparameters chosen by cross-validation.
 var DefaultTrainOptions = TrainOptions{
-	Features:         DefaultFeatures,
-	Epochs:           15,
-	LearningRate:     0.5,
+	Features: DefaultFeatures,
+	// The shared low-rank part with KOTE's 44 labels as the auxiliary
+	// task; the ambiguous comments train only the auxiliary heads
+	// (ExtraWeight -1: not as soft four-class examples).
+	Dim:              32,
+	AuxWeight:        1,
+	Epochs:           10,
+	LearningRate:     0.1,
 	L2:               1e-6,
 	ClassWeightPower: 0.5,
-	ExtraWeight:      0.5,
+	ExtraWeight:      -1,
 	// The decision offsets are fitted inside the cross-validation, holding
 	// sadness recall at 0.72 (a margin above the product's 0.70 target).
 	TuneOffsets:        true,
@@ -91,6 +113,9 @@ func (o TrainOptions) resolved() TrainOptions {
 	}
 	if o.Temperature == 0 {
 		o.Temperature = 1
+	}
+	if o.AuxWeight == 0 {
+		o.AuxWeight = 1
 	}
 	return o
 }
@@ -131,7 +156,8 @@ func vectorize(cfg FeatureConfig, text string) sparse {
 type trainRow struct {
 	x      sparse
 	target Scores
-	weight float64
+	weight float64 // 0: the row trains only the auxiliary heads
+	multi  []int   // KOTE label indices for the auxiliary heads, or nil
 }
 
 // Train fits a model on examples (and opts.Extra).
@@ -144,8 +170,10 @@ func Train(examples []Example, opts TrainOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := fit(rows, o)
-	return m, nil
+	if o.Dim > 0 {
+		return fitShared(rows, o), nil
+	}
+	return fit(rows, o), nil
 }
 
 func buildRows(examples []Example, o TrainOptions) ([]trainRow, error) {
@@ -178,6 +206,22 @@ func buildRows(examples []Example, o TrainOptions) ([]trainRow, error) {
 				w += p * cw[c]
 			}
 			rows = append(rows, trainRow{x: vectorize(o.Features, e.Text), target: e.Target, weight: w * o.ExtraWeight})
+		}
+	}
+	if o.Dim > 0 {
+		for i := range rows {
+			var text string
+			if i < len(examples) {
+				text = examples[i].Text
+			} else {
+				text = o.Extra[i-len(examples)].Text
+			}
+			rows[i].multi = o.Labels44[normKey(text)]
+		}
+		for _, text := range o.AuxOnly {
+			if l, ok := o.Labels44[normKey(text)]; ok {
+				rows = append(rows, trainRow{x: vectorize(o.Features, text), multi: l})
+			}
 		}
 	}
 	return rows, nil

@@ -50,7 +50,7 @@ flags:
 		folds     = fs.Int("folds", 5, "with --holdout: how many folds the data is split into")
 		holdout   = fs.Int("holdout", -1, "train on every fold but this one (0-based); needs --out and --write-holdout")
 		writeHold = fs.String("write-holdout", "", "with --holdout: write the held-out fold here as text<TAB>label (keep it outside the repository)")
-		noExtra   = fs.Bool("no-extra", false, "do not use the ambiguous comments of val.tsv as soft targets")
+		noExtra   = fs.Bool("no-extra", false, "do not use val.tsv (its ambiguous comments as soft targets, its 44 labels as the auxiliary task)")
 		bits      = fs.Uint("bits", uint(o.Features.Bits), "log2 of the hash buckets")
 		minN      = fs.Uint("min-n", uint(o.Features.MinN), "shortest character n-gram")
 		maxN      = fs.Uint("max-n", uint(o.Features.MaxN), "longest character n-gram")
@@ -65,6 +65,8 @@ flags:
 	fs.Float64Var(&o.ClassWeightPower, "class-weight", o.ClassWeightPower, "class weight power: 0 none (use -1), 1 balanced")
 	fs.Float64Var(&o.ExtraWeight, "extra-weight", o.ExtraWeight, "sample weight of the soft examples (-1 for none)")
 	fs.Float64Var(&o.SadnessRecallFloor, "sadness-recall-floor", o.SadnessRecallFloor, "with --tune-decision: sadness recall the offsets must reach (penalised below)")
+	fs.IntVar(&o.Dim, "dim", o.Dim, "dimension of the shared embeddings trained with KOTE's 44 labels as an auxiliary task (0: plain model)")
+	fs.Float64Var(&o.AuxWeight, "aux-weight", o.AuxWeight, "weight of the auxiliary 44-label loss (with --dim)")
 	fs.BoolVar(&o.TuneOffsets, "tune-decision", o.TuneOffsets, "fit per-class decision offsets for macro-F1 inside the cross-validation")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed (folds and example order)")
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +90,8 @@ flags:
 	}
 	if !*noExtra {
 		o.Extra = d.Extra
+		o.Labels44 = d.Labels44
+		o.AuxOnly = d.Ambiguous
 	}
 	examples := d.Examples
 	var held []emotion.Example
@@ -97,12 +101,18 @@ flags:
 		}
 		examples, held = emotion.SplitFold(d.Examples, emotion.StratifiedFolds(d.Examples, *folds, o.Seed), *holdout)
 	}
-	fmt.Fprintf(stdout, "data: %d labelled comments, %d soft (ambiguous, from val.tsv)", len(examples), len(o.Extra))
+	fmt.Fprintf(stdout, "data: %d labelled comments", len(examples))
+	if o.ExtraWeight > 0 && len(o.Extra) > 0 {
+		fmt.Fprintf(stdout, ", %d soft (ambiguous, from val.tsv)", len(o.Extra))
+	}
+	if o.Dim > 0 && len(o.Labels44) > 0 {
+		fmt.Fprintf(stdout, ", 44-label auxiliary task on the training comments and %d ambiguous ones", len(o.AuxOnly))
+	}
 	if held != nil {
 		fmt.Fprintf(stdout, ", %d held out (fold %d of %d)", len(held), *holdout, *folds)
 	}
-	fmt.Fprintf(stdout, "\nfeatures: %+v\noptions: epochs=%d lr=%g l2=%g class-weight=%g extra-weight=%g seed=%d\n",
-		o.Features, o.Epochs, o.LearningRate, o.L2, o.ClassWeightPower, o.ExtraWeight, o.Seed)
+	fmt.Fprintf(stdout, "\nfeatures: %+v\noptions: epochs=%d lr=%g l2=%g class-weight=%g extra-weight=%g dim=%d aux-weight=%g seed=%d\n",
+		o.Features, o.Epochs, o.LearningRate, o.L2, o.ClassWeightPower, o.ExtraWeight, o.Dim, o.AuxWeight, o.Seed)
 	start := time.Now()
 	progress := func(f int, m emotion.Metrics) {
 		fmt.Fprintf(stdout, "fold %d: n=%d accuracy=%.4f macro-F1=%.4f weighted-F1=%.4f sadness recall=%.4f (temperature 1, no offsets)\n",
