@@ -328,3 +328,62 @@ func TestBrowserRefusedSessionStartsOver(t *testing.T) {
 	}
 	user.noDialogsOrExceptions()
 }
+
+// TestBrowserMoodChart checks the SVG geometry of the mood charts drawn by
+// the browser: valence +1 at the top of its axis and -1 at the bottom, the
+// four stacked probabilities filling the plot when they sum to one, and a
+// sparkline with a valence line for every timeline.
+func TestBrowserMoodChart(t *testing.T) {
+	needChromium(t)
+	base := startGateway(t, nil)
+	browser := newBrowser(t)
+	page := newTab(t, browser, "operator", 1280, 800, false)
+	page.do(chromedp.Navigate(base + "/operator"))
+	ctx, cancel := context.WithTimeout(page.ctx, waitTimeout)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`import('/static/chart.js').then((c) => {
+		const pt = (v, s) => ({ts: 0, label: 'neutral', valence: v, scores: s});
+		const tl = [pt(1, {neutral: 1, joy: 0, sadness: 0, anger: 0}), pt(-1, {neutral: 0, joy: 0, sadness: 0.5, anger: 0.5}), pt(0, {neutral: 0.25, joy: 0.25, sadness: 0.25, anger: 0.25})];
+		const svg = c.moodChart(tl, {width: 600, height: 200});
+		document.body.append(svg);
+		const plot = [...svg.querySelectorAll('.grid line')].map(l => Number(l.getAttribute('y1')));
+		const dots = [...svg.querySelectorAll('circle.valence-dot')].map(d => Number(d.getAttribute('cy')));
+		const areas = [...svg.querySelectorAll('path.area')].map(p => p.getBBox());
+		const top = Math.min(...areas.map(b => b.y)), bottom = Math.max(...areas.map(b => b.y + b.height));
+		const spark = c.sparkline(tl.slice(0, 1));
+		const empty = c.moodChart([]);
+		return JSON.stringify({
+			PlotTop: Math.min(...plot), PlotBottom: Math.max(...plot), Dots: dots,
+			AreaTop: top, AreaBottom: bottom, Areas: areas.length,
+			SparkValence: !!spark.querySelector('path.valence'), SparkLabel: spark.getAttribute('aria-label'),
+			EmptyText: empty.textContent,
+		});
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		PlotTop, PlotBottom, AreaTop, AreaBottom float64
+		Dots                                     []float64
+		Areas                                    int
+		SparkValence                             bool
+		SparkLabel, EmptyText                    string
+	}
+	if err := json.Unmarshal([]byte(raw), &g); err != nil {
+		t.Fatal(err)
+	}
+	near := func(a, b float64) bool { return a-b < 0.6 && b-a < 0.6 }
+	mid := (g.PlotTop + g.PlotBottom) / 2
+	if len(g.Dots) != 3 || !near(g.Dots[0], g.PlotTop) || !near(g.Dots[1], g.PlotBottom) || !near(g.Dots[2], mid) {
+		t.Errorf("valence dots at %v, want %.1f (+1), %.1f (-1), %.1f (0)", g.Dots, g.PlotTop, g.PlotBottom, mid)
+	}
+	if g.Areas != 4 || !near(g.AreaTop, g.PlotTop) || !near(g.AreaBottom, g.PlotBottom) {
+		t.Errorf("%d stacked areas spanning %.1f..%.1f, want 4 spanning the plot %.1f..%.1f", g.Areas, g.AreaTop, g.AreaBottom, g.PlotTop, g.PlotBottom)
+	}
+	if !g.SparkValence || !strings.Contains(g.SparkLabel, "1") {
+		t.Errorf("one-point sparkline: valence line %v, label %q", g.SparkValence, g.SparkLabel)
+	}
+	if !strings.Contains(g.EmptyText, "기록이 없어요") {
+		t.Errorf("empty chart says %q", g.EmptyText)
+	}
+}
