@@ -134,7 +134,15 @@ func (c *Chain) Classify(ctx context.Context, text string) (Result, error) {
 		return Result{}, fmt.Errorf("%w: %w", ErrNoClassifier, primaryErr)
 	}
 	start := time.Now()
-	res, err := c.fallback.Classify(ctx, text)
+	var res Result
+	var err error
+	if m, ok := c.fallback.(*Model); ok {
+		// The embedded model directly: the crisis screen already ran above.
+		s := m.Predict(text)
+		res = Result{Label: s.Argmax(), Scores: s, Source: SourceEmbedded}
+	} else {
+		res, err = c.fallback.Classify(ctx, text)
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: fallback: %w (primary: %v)", ErrNoClassifier, err, primaryErr)
 	}

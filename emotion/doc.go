@@ -3,11 +3,12 @@
 //
 // The pieces:
 //
-//   - Model, the embedded classifier: pure Go multinomial logistic
-//     regression over hashed character n-grams of normalised Korean text,
-//     with a calibration temperature. Embedded/LoadEmbedded return the model
-//     compiled into the binary (model/weights.bin, trained by `moodgate
-//     train`, see docs/emotion.md).
+//   - Model, the embedded classifier: pure Go, a linear model over hashed
+//     character n-grams of normalised Korean text (trained with KOTE's 44
+//     fine labels as an auxiliary task, then folded into one table), with a
+//     calibration temperature and decision offsets. Embedded/LoadEmbedded
+//     return the model compiled into the binary (model/weights.bin, written
+//     by `moodgate train`, see docs/emotion.md).
 //   - ScreenCrisis, a rule-based screen for suicidal ideation, self-harm,
 //     plans and means, with CrisisReply, the message to send back.
 //   - Chain, which asks a primary classifier (Ollama) under a deadline and
