@@ -90,7 +90,11 @@ func TestChatEndToEnd(t *testing.T) {
 			})
 
 			t.Run("forged token refused", func(t *testing.T) {
-				for _, tok := range []string{"", "00", w.Token[:len(w.Token)-1] + "0"} {
+				flipped := w.Token[:len(w.Token)-1] + "0"
+				if w.Token[len(w.Token)-1] == '0' {
+					flipped = w.Token[:len(w.Token)-1] + "1"
+				}
+				for _, tok := range []string{"", "00", flipped, w.Token + "00"} {
 					_, resp, err := dial(t, n.wsURL("/ws?session="+w.SessionID+"&token="+tok), nil)
 					if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 						t.Fatalf("token %q: err %v resp %v", tok, err, resp)
