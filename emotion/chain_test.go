@@ -279,3 +279,20 @@ func histogramCount(t *testing.T, reg *prometheus.Registry, name, source string)
 	}
 	return 0
 }
+
+// TestChainEmbeddedFallback uses the real embedded model as the fallback,
+// which the chain scores directly: the result must match Model.Classify.
+func TestChainEmbeddedFallback(t *testing.T) {
+	m := Embedded()
+	c := NewChain(newFake("error"), m, ChainOptions{Logger: slog.New(slog.DiscardHandler)})
+	for _, text := range append(benchMessages, "진짜 죽고 싶다 ㅠㅠ") {
+		got, err := c.Classify(context.Background(), text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := m.Classify(context.Background(), text)
+		if got != want {
+			t.Errorf("%q: chain %+v, model %+v", text, got, want)
+		}
+	}
+}
