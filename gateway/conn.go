@@ -324,7 +324,9 @@ func (c *userConn) readLoop() {
 		}
 		f, pe := parseClientFrame(data)
 		if pe == nil && f.Type == "message" {
-			pe = c.admit()
+			if pe = c.admit(); pe != nil {
+				pe.ID = f.ID
+			}
 		}
 		if pe != nil {
 			c.srv.metrics.refused.WithLabelValues(pe.Code).Inc()
