@@ -92,7 +92,7 @@ func TestTrainFlagsErrors(t *testing.T) {
 		want string
 	}{
 		{"no data", nil, "--data DIR is required"},
-		{"holdout without out", []string{"--data", "x", "--holdout", "0"}, "no such file"},
+		{"holdout without out", []string{"--data", "x", "--holdout", "0"}, "--holdout 0 needs"},
 		{"missing dir", []string{"--data", "/nonexistent", "--cv", "2"}, "no such file"},
 	}
 	for _, tc := range tests {

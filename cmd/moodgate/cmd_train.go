@@ -28,10 +28,10 @@ func trainMain(_ context.Context, args []string, stdout io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: moodgate train --data DIR [flags]
 
-Trains the embedded classifier on DIR/val-4class.tsv (and the ambiguous
-comments of DIR/val.tsv as soft targets), fits the calibration temperature
-by K-fold cross-validation, prints the cross-validated report and writes
-the weights.
+Trains the embedded classifier on DIR/val-4class.tsv, with the 44 labels
+of DIR/val.tsv as an auxiliary task; fits the calibration temperature and
+the decision offsets by K-fold cross-validation, prints the cross-validated
+report and writes the weights (see docs/emotion.md).
 
   moodgate train --data ../shared/data/kote                 # writes `+defaultWeightsPath+`
   moodgate train --data ../shared/data/kote --cv 5          # report only
@@ -84,6 +84,9 @@ flags:
 	if *out == "" && *cv == 0 && *holdout < 0 {
 		*out = defaultWeightsPath
 	}
+	if *holdout >= 0 && (*holdout >= *folds || *out == "" || *writeHold == "") {
+		return fmt.Errorf("--holdout %d needs 0 <= holdout < --folds (%d), --out and --write-holdout", *holdout, *folds)
+	}
 	d, err := emotion.LoadKOTE(*data)
 	if err != nil {
 		return err
@@ -96,9 +99,6 @@ flags:
 	examples := d.Examples
 	var held []emotion.Example
 	if *holdout >= 0 {
-		if *holdout >= *folds || *out == "" || *writeHold == "" {
-			return fmt.Errorf("--holdout %d needs 0 <= holdout < --folds (%d), --out and --write-holdout", *holdout, *folds)
-		}
 		examples, held = emotion.SplitFold(d.Examples, emotion.StratifiedFolds(d.Examples, *folds, o.Seed), *holdout)
 	}
 	fmt.Fprintf(stdout, "data: %d labelled comments", len(examples))
