@@ -45,7 +45,7 @@ var crisisRules = []crisisRule{
 	{name: "not_want_to_live", anchors: []string{"살", "사는", "태어나"}, re: regexp.MustCompile(
 		`살기싫|살기가싫|살고싶지않|살고싶지가않|사는게싫|살아서뭐해|살아서뭐하|살아야할이유|살아갈이유|살이유가없|사는게의미없|사는의미가없|그만살고싶|태어나지말았|태어나지않았으면`)},
 	{name: "end_it_all", anchors: []string{"끝내", "끝났으면", "떠나", "잠들", "깨어나", "떴으면", "안뜨", "뜨지"}, re: regexp.MustCompile(
-		`다끝내고싶|다끝내버리고싶|모든걸끝내|모든것을끝내|인생을?끝내|삶을끝내|이제끝낼|그만끝내고싶|다끝났으면|세상을떠나고싶|이세상을떠나|영원히잠들|잠들어서깨어나지|깨어나지않았으면|눈을?안떴으면|눈을?안뜨면좋|눈을?뜨지않았으면`)},
+		`다끝내고싶|다끝내버리고싶|모든걸끝내|모든것을끝내|인생을?끝내|삶을끝내|그만끝내고싶|모든게끝났으면|모든것이끝났으면|세상을떠나고싶|이세상을떠나|영원히잠들|잠들어서깨어나지|깨어나지않았으면|눈을?안떴으면|눈을?안뜨면좋|눈을?뜨지않았으면`)},
 	{name: "self_harm", anchors: []string{"자해"}, re: regexp.MustCompile(`자해`), wordStart: regexp.MustCompile(`(^|[^혼투보가하써])자해`)},
 	{name: "self_harm", anchors: []string{"손목", "긋", "그었", "그어", "해치", "상처"}, re: regexp.MustCompile(
 		`손목을?긋|손목을?그[었어을으]|칼로.{0,12}(긋|그었|그어)|몸에상처를?(내|냈)|나를해치|스스로를?해치|나자신을해치`)},
@@ -53,7 +53,7 @@ var crisisRules = []crisisRule{
 		`유서|약을?(모아|모으|모았|모을)|수면제.{0,15}(모아|모으|모았|털어|한꺼번에|왕창|다먹|통째)|약을?한꺼번에|약을?(한통|통째|전부)|약을?다털어|옥상에서뛰|옥상에올라가서뛰|뛰어내리고싶|뛰어내릴까|뛰어내릴거|목을?매[달고서어았려]|목을?맬|목매달|번개탄|투신(하|할|했|자살)|한강에?(뛰어|들어가|투신)|다리에서뛰|농약을?(마시|먹)`)},
 	{name: "plan_means", anchors: []string{"투신"}, re: regexp.MustCompile(`투신`), wordStart: regexp.MustCompile(`(^|[^전])투신`)},
 	{name: "english", spaced: true, anchors: []string{"kill", "kms", "suicid", "die", "dead", "harm", "cut", "end", "hurt", "live", "overdose", "hang"}, re: regexp.MustCompile(
-		`\b(kill(ing)? my ?self|kms|suicid(e|al)|(want|wanted|wants|going) to die|wanna die|wish i (was|were) dead|better off dead|self ?harm(ing)?|cut(ting)? myself|end(ing)? (it all|my life)|hurt(ing)? myself|(don't|do not|dont) want to (live|be alive|exist)|no reason to live|overdose|hang myself)\b`)},
+		`\b(kill(ing)? my ?self|kms|suicid(e|al)|(want|wanted|wants) to die|wanna die|wish i (was|were) dead|better off dead|self ?harm(ing)?|cut(ting)? myself|end(ing)? (it all|my life)|hurt(ing)? myself|(don't|do not|dont) want to (live|be alive|exist)|no reason to live|overdose|hang myself)\b`)},
 }
 
 // crisisMasks are look-alike phrases blanked out before the rules run:
@@ -69,7 +69,7 @@ var crisisMasks = []struct {
 	{anchor: "유서", re: regexp.MustCompile(`유서가?깊|유서있는`)},
 	{anchor: "목", re: regexp.MustCompile(`(돈|성적|점수|일|회사|사랑|남자|여자|남친|여친|결과|순위|외모|학벌|스펙|시험|대학|승진|인기|조회수|좋아요)(에|에게)목을?매`)},
 	{anchor: "끝내", re: regexp.MustCompile(`(숙제|과제|시험|공부|업무|일|빨래|청소|설거지|작업|프로젝트|보고서|정리|게임|회의|야근|알바|방학숙제|이거|이것|저거)(을|를|은|는|이|가|도)?(빨리|얼른|오늘|내일|이번주|주말전에|오늘안에|후딱)*다?끝내(고싶|버리고싶)`)},
-	{anchor: "떠나", re: regexp.MustCompile(`세상을떠나(셨|신|었|셔|서|시)`)},
+	{anchor: "떠나", re: regexp.MustCompile(`세상을떠나(셨|신|시|셔)|세상을떠났`)},
 	{spaced: true, anchor: "suicid", re: regexp.MustCompile(`\bsuicide squad\b`)},
 	{spaced: true, anchor: "kill", re: regexp.MustCompile(`\bkill(ing)? myself (laughing|with laughter)\b`)},
 }
