@@ -296,3 +296,16 @@ func TestChainEmbeddedFallback(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkChainEmbedded is the chain the gateway runs without Ollama: the
+// crisis screen, the embedded model and the metrics.
+func BenchmarkChainEmbedded(b *testing.B) {
+	c := NewChain(nil, Embedded(), ChainOptions{Registerer: prometheus.NewRegistry()})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := c.Classify(ctx, benchMessages[i%len(benchMessages)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
