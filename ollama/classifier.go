@@ -83,7 +83,7 @@ func (k *Classifier) Ready(ctx context.Context) error {
 	if k.c.missing(k.cfg.Model) {
 		return fmt.Errorf("%w: %q", ErrModelMissing, k.cfg.Model)
 	}
-	return nil
+	return k.c.hostsReady()
 }
 
 // Request is the exact generate request sent for text; the fine-tuning set

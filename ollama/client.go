@@ -116,6 +116,9 @@ func (c *Client) Ready(ctx context.Context) error {
 		c.CheckModels(ctx)
 	}
 	var errs []error
+	if err := c.hostsReady(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, s := range c.Status().Models {
 		switch s.State {
 		case StatePresent:
@@ -198,4 +201,16 @@ func outcome(err error) string {
 	default:
 		return "error"
 	}
+}
+
+// hostsReady fails while every host is cooling down after a failure.
+func (c *Client) hostsReady() error {
+	var last string
+	for _, h := range c.pool.Status() {
+		if h.Up {
+			return nil
+		}
+		last = h.LastError
+	}
+	return fmt.Errorf("%w: every host is cooling down after a failure (last: %s)", ErrNoHost, last)
 }

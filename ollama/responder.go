@@ -81,7 +81,7 @@ func (r *Responder) Ready(ctx context.Context) error {
 	if r.c.missing(r.cfg.Model) {
 		return fmt.Errorf("%w: %q", ErrModelMissing, r.cfg.Model)
 	}
-	return nil
+	return r.c.hostsReady()
 }
 
 // Messages builds the chat messages for req: the system prompt for the
