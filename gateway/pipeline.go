@@ -62,8 +62,9 @@ func (s *Server) handleMessage(c *userConn, f clientFrame) {
 	if err != nil {
 		s.metrics.messages.WithLabelValues("label_error").Inc()
 		s.log.Warn("label not stored", "session", c.sid, "seq", raw.Seq, "err", err)
-		pe := protoErr(CodeStoreUnavailable, "메시지는 저장했지만 답장을 준비하지 못했어요. (message stored, but the reply failed)")
-		pe.ID = f.ID
+		// Resending the same id finishes the message (see the dup case).
+		pe := protoErr(CodeStoreUnavailable, "메시지는 저장했지만 답장을 준비하지 못했어요. 다시 보내 주세요. (message stored, but the reply failed; resend it)")
+		pe.ID, pe.Retryable = f.ID, true
 		c.sendError(pe)
 		return
 	}

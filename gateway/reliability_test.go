@@ -417,6 +417,64 @@ func TestReliabRedisKilled(t *testing.T) {
 	checkHistory(t, history(t, n, w.SessionID, w.Token), "m1", "m2", "m3")
 }
 
+// gatedClassifier holds each classification of a text containing "죽고"
+// until the test lets it go; others (the readiness probe's) pass.
+type gatedClassifier struct {
+	entered chan string
+	release chan struct{}
+}
+
+func (g gatedClassifier) Classify(ctx context.Context, text string) (emotion.Result, error) {
+	if strings.Contains(text, "죽고") {
+		g.entered <- text
+		<-g.release
+	}
+	return lexicon{}.Classify(ctx, text)
+}
+
+// TestReliabRedisKilledBeforeLabel kills Redis after a crisis message was
+// stored and acknowledged but before its label and escalation were: the
+// user gets a retryable store_unavailable error naming the message. Once
+// Redis is back, resending the same id stores nothing twice and finishes
+// the message: the emotion and the crisis escalation are stored and sent.
+func TestReliabRedisKilledBeforeLabel(t *testing.T) {
+	rs := sessiontest.RealRedis(t)
+	gate := gatedClassifier{entered: make(chan string, 1), release: make(chan struct{})}
+	n := startNode(t, rs.Client(t), testConfig(t), gateway.Deps{
+		Classifier: emotion.NewChain(nil, gate, emotion.ChainOptions{}), Logger: slog.New(slog.DiscardHandler)})
+	c, w := connect(t, n, "", "", 0)
+	c.say("sos", "이제 그만 죽고 싶어요")
+	if f := c.next(); f.Type != "ack" || f.ID != "sos" || f.Seq != 1 {
+		t.Fatalf("ack %s", f.raw)
+	}
+	<-gate.entered
+	rs.Kill()
+	gate.release <- struct{}{}
+	if f := c.next(); f.Type != "error" || f.Code != gateway.CodeStoreUnavailable || f.ID != "sos" || !f.Retryable {
+		t.Fatalf("label failed: %s", f.raw)
+	}
+	rs.Restart(t)
+	if err := sessiontest.WaitFor(15*time.Second, func() error {
+		if code := readyz(n); code != http.StatusOK {
+			return fmt.Errorf("readyz %d", code)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.say("sos", "이제 그만 죽고 싶어요")
+	<-gate.entered
+	gate.release <- struct{}{}
+	fs := c.expect("emotion", "escalation")
+	if fs[0].Ref != 1 || !fs[0].Crisis || fs[1].Reason != "crisis" {
+		t.Fatalf("after the resend: %s %s", fs[0].raw, fs[1].raw)
+	}
+	checkHistory(t, history(t, n, w.SessionID, w.Token), "sos")
+	if resp, body := opRequest(t, n, "GET", "/api/operator/queue", testOpToken, ""); resp.StatusCode != 200 || !strings.Contains(fmt.Sprint(body), w.SessionID) {
+		t.Fatalf("queue after the resend: %d %v", resp.StatusCode, body)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // A gateway process killed
 
