@@ -342,6 +342,7 @@ func TestReliabRedisKilled(t *testing.T) {
 	if code := readyz(n); code != http.StatusOK {
 		t.Fatalf("readyz before the kill: %d", code)
 	}
+	op, _ := connectOperator(t, n, testOpToken, "")
 
 	rs.Kill()
 	c.say("m3", "레디스가 없는 동안 보낸 말")
@@ -389,6 +390,11 @@ func TestReliabRedisKilled(t *testing.T) {
 	// the client's resend is stored now, right after m2's events.
 	if fs := talk("m3", "레디스가 없는 동안 보낸 말"); fs[0].Seq != 7 {
 		t.Fatalf("resent message stored at seq %d, want 7", fs[0].Seq)
+	}
+	// The dashboard connected through the outage: the feed reader found
+	// Redis again and the new events reach it, nothing earlier twice.
+	if sid, ev := op.event(); sid != w.SessionID || ev.Seq != 7 || ev.ID != "m3" {
+		t.Fatalf("dashboard after the restart: %s %s", sid, ev.raw)
 	}
 	c.ws.Close()
 
