@@ -201,6 +201,10 @@ func (c *userConn) deliver(e session.FeedEntry) {
 		c.pending = append(c.pending, e)
 		return
 	}
+	c.deliverLocked(e)
+}
+
+func (c *userConn) deliverLocked(e session.FeedEntry) {
 	if e.Seq == 0 {
 		if string(e.JSON) == `{"type":"erased"}` {
 			c.close(websocket.ClosePolicyViolation, ReasonErased)
@@ -266,9 +270,8 @@ func (c *userConn) replay(ctx context.Context, after int64) error {
 		return err
 	}
 	for _, e := range c.pending {
-		if e.Seq > 0 {
-			c.sendLocked(e.Seq, e.JSON)
-		}
+		// An erase that came during the replay closes the connection too.
+		c.deliverLocked(e)
 	}
 	c.pending = nil
 	return nil

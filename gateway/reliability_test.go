@@ -846,6 +846,46 @@ func TestReliabLongReplay(t *testing.T) {
 	}
 }
 
+// TestReliabEraseDuringReplay erases a session while a client is still
+// receiving its long history. Like a live client of the session, it is
+// closed with 1008 session_erased once its replay is through, and cannot
+// go on writing into the erased session.
+func TestReliabEraseDuringReplay(t *testing.T) {
+	n := startSmallBufNode(t, sessiontest.Miniredis(t), testConfig(t, func(c *gateway.Config) { c.SendQueueBytes = 16 << 10 }), lexiconDeps())
+	live, w := connect(t, n, "", "", 0)
+	long := strings.Repeat("지난 이야기를 다시 봐요. ", 100)
+	for i := 0; i < 20; i++ {
+		live.say(fmt.Sprint("m", i), long)
+		live.expect("ack", "emotion", "reply")
+	}
+	ws, _, err := slowDialer.Dial(n.wsURL("/ws?session="+w.SessionID+"&token="+w.Token+"&last_seq=0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	ws.SetReadDeadline(deadline())
+	for i := 0; i < 2; i++ { // the welcome and the first replayed event: the replay is under way
+		if _, _, err := ws.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if resp, _ := opRequest(t, n, "DELETE", "/api/operator/sessions/"+w.SessionID, testOpToken, ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("erase: %d", resp.StatusCode)
+	}
+	// The live client is closed: the erase went through the feed to every
+	// connection of the session on this node.
+	if ce := closeOf(t, live); ce.Code != websocket.ClosePolicyViolation || ce.Text != "session_erased" {
+		t.Fatalf("live client closed with %d %q", ce.Code, ce.Text)
+	}
+	var err2 error
+	for err2 == nil {
+		_, _, err2 = ws.ReadMessage()
+	}
+	if !isClose(err2, websocket.ClosePolicyViolation) || !strings.Contains(err2.Error(), "session_erased") {
+		t.Fatalf("replaying client ended with %v, want 1008 session_erased", err2)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Shutdown under load
 
