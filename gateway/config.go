@@ -60,6 +60,12 @@ type Config struct {
 	// the gateway's own host and clients that send no Origin, which are
 	// always allowed.
 	AllowedOrigins []string
+	// TrustProxy makes the per-address limits use the client address that
+	// a reverse proxy (on a loopback or private address) puts in
+	// X-Forwarded-For. MOODGATE_TRUST_PROXY, default false: the peer's own
+	// address, so that a client cannot dodge the limits by sending the
+	// header itself.
+	TrustProxy bool
 	// PolicyFile is a YAML rules file. MOODGATE_POLICY_FILE; empty uses the
 	// embedded defaults.
 	PolicyFile string
@@ -112,6 +118,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		ChatConcurrency: e.int("MOODGATE_CHAT_CONCURRENCY"),
 		Secret:          e.str("MOODGATE_SECRET"),
 		AllowedOrigins:  e.list("MOODGATE_ALLOWED_ORIGINS"),
+		TrustProxy:      e.bool("MOODGATE_TRUST_PROXY"),
 		PolicyFile:      e.str("MOODGATE_POLICY_FILE"),
 		SessionTTL:      e.dur("MOODGATE_SESSION_TTL"),
 		FeedMaxLen:      e.int("MOODGATE_FEED_MAXLEN"),

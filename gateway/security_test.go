@@ -405,3 +405,39 @@ type fixedLabel emotion.Label
 func (f fixedLabel) Classify(context.Context, string) (emotion.Result, error) {
 	return emotion.Result{Label: emotion.Label(f), Source: emotion.SourceOllama}, nil
 }
+
+// TestSecurityForwardedFor: the per-address limits cannot be dodged by
+// sending a different X-Forwarded-For or X-Real-IP with each connection.
+// Those headers are believed only with MOODGATE_TRUST_PROXY, for a gateway
+// behind a reverse proxy that sets them.
+func TestSecurityForwardedFor(t *testing.T) {
+	rdb := sessiontest.Miniredis(t)
+	for _, trust := range []bool{false, true} {
+		t.Run(fmt.Sprint("trust proxy ", trust), func(t *testing.T) {
+			n := startNode(t, rdb, testConfig(t, func(c *gateway.Config) {
+				c.MaxConnsPerIP = 2
+				c.TrustProxy = trust
+			}), lexiconDeps())
+			refused := 0
+			for i := 0; i < 4; i++ {
+				h := http.Header{}
+				h.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
+				h.Set("X-Real-IP", fmt.Sprintf("198.51.100.%d", i+1))
+				c, resp, err := dial(t, n.wsURL("/ws"), h)
+				switch {
+				case err == nil:
+					c.next() // welcome
+				case resp != nil && resp.StatusCode == http.StatusTooManyRequests:
+					refused++
+				default:
+					t.Fatalf("connection %d: %v %v", i, err, resp)
+				}
+			}
+			// Untrusted: one address, two connections, two refused. Behind
+			// a trusted proxy (the test's loopback peer), four users.
+			if want := map[bool]int{false: 2, true: 0}[trust]; refused != want {
+				t.Fatalf("%d connections refused, want %d", refused, want)
+			}
+		})
+	}
+}

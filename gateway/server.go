@@ -157,6 +157,12 @@ func (s *Server) Manager() *session.Manager { return s.mgr }
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// c.RealIP() keys the per-address limits. Echo's default believes
+	// X-Forwarded-For and X-Real-IP from anyone.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if s.cfg.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		code, msg := http.StatusInternalServerError, "internal error"
 		var he *echo.HTTPError
