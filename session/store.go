@@ -32,6 +32,8 @@ type State struct {
 	Mood        MoodState
 	// MoodVersion guards the read-modify-write of the mood across nodes.
 	MoodVersion int64
+	// Erased: an operator erased the session; its id takes no more events.
+	Erased bool
 }
 
 // Exists reports whether anything of the session is stored.
@@ -104,6 +106,8 @@ var (
 	ErrHeld = errors.New("session: held by another operator")
 	// ErrNotFound: nothing of the session is stored.
 	ErrNotFound = errors.New("session: not found")
+	// ErrErased: the session was erased; its id takes no more events.
+	ErrErased = errors.New("session: erased")
 	// ErrUnavailable wraps a failure of the store itself (Redis down): the
 	// operation did not happen and may be retried.
 	ErrUnavailable = errors.New("session: store unavailable")

@@ -84,6 +84,9 @@ func (s *RedisStore) AppendMessage(ctx context.Context, sid, clientID, text stri
 	if err != nil {
 		return Raw{}, State{}, false, err
 	}
+	if res.status == "erased" {
+		return Raw{}, res.state, false, ErrErased
+	}
 	if res.status == "dup" {
 		return Raw{Seq: res.first, JSON: []byte(res.dupEvent)}, res.state, true, nil
 	}
@@ -101,6 +104,8 @@ func (s *RedisStore) Append(ctx context.Context, sid string, events []*Event, ch
 		return nil, res.state, ErrConflict
 	case "held":
 		return nil, res.state, ErrHeld
+	case "erased":
+		return nil, res.state, ErrErased
 	case "done":
 		return nil, res.state, ErrLabelled
 	}
@@ -242,6 +247,8 @@ func parseState(sid string, flat []any) State {
 			st.CreatedAt = msTime(v)
 		case "last":
 			st.LastAt = msTime(v)
+		case "erased":
+			st.Erased = true
 		case "mv":
 			st.MoodVersion, _ = strconv.ParseInt(v, 10, 64)
 		case "mood":
@@ -344,8 +351,9 @@ func (s *RedisStore) Queue(ctx context.Context) ([]string, error) {
 }
 
 // Erase implements Store. It deletes the session's keys, its entries in the
-// session index and queue, and its events on the shared feed, then puts an
-// "erased" notice on the feed so dashboards drop it.
+// session index and queue, and its events on the shared feed, leaves a
+// tombstone that refuses any further event, then puts an "erased" notice on
+// the feed so dashboards drop it.
 func (s *RedisStore) Erase(ctx context.Context, sid string) error {
 	fx := s.key(sid, "fx")
 	xids, err := s.rdb.LRange(ctx, fx, 0, -1).Result()
@@ -360,6 +368,11 @@ func (s *RedisStore) Erase(ctx context.Context, sid string) error {
 			xids = xids[n:]
 		}
 		p.Del(ctx, s.key(sid, "meta"), s.key(sid, "ev"), s.key(sid, "ids"), s.key(sid, "tl"), fx)
+		// A tombstone, for as long as the session's data would have lived:
+		// the session id and its tokens are dead, so a client that still
+		// holds them cannot bring the session back.
+		p.HSet(ctx, s.key(sid, "meta"), "erased", 1)
+		p.PExpire(ctx, s.key(sid, "meta"), s.ttl)
 		p.ZRem(ctx, s.prefix+"sessions", sid)
 		p.ZRem(ctx, s.prefix+"queue", sid)
 		p.XAdd(ctx, &redis.XAddArgs{Stream: feed, MaxLen: s.feedMaxLen, Approx: true,

@@ -179,7 +179,7 @@ func TestLifecycle(t *testing.T) {
 		st, _ = m.Store.State(ctx, sid)
 		ev, _ := m.Store.Events(ctx, sid, 0, 0)
 		keys, _ := rdb.Keys(ctx, prefix+"s:*").Result()
-		if st.Exists() || len(ev) != 0 || len(keys) != 0 {
+		if st.Exists() || len(ev) != 0 || len(keys) != 1 || keys[0] != prefix+"s:{"+sid+"}:meta" {
 			t.Fatalf("after erase: state %+v, %d events, keys %v", st, len(ev), keys)
 		}
 		feed, _ := m.Store.ReadFeed(ctx, "0", 1000, 0)
@@ -188,6 +188,17 @@ func TestLifecycle(t *testing.T) {
 		}
 		if err := m.Erase(ctx, sid); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("erase twice: %v", err)
+		}
+		// The erased id takes no more events: a client holding its token
+		// cannot bring the session back.
+		if st, _ := m.Store.State(ctx, sid); !st.Erased || st.Exists() {
+			t.Fatalf("tombstone state %+v", st)
+		}
+		if _, _, _, err := m.Accept(ctx, sid, "again", "hello"); !errors.Is(err, session.ErrErased) {
+			t.Fatalf("message to an erased session: %v", err)
+		}
+		if _, err := m.Reply(ctx, sid, 0, "operator", "kim", "hi", ""); !errors.Is(err, session.ErrErased) {
+			t.Fatalf("reply to an erased session: %v", err)
 		}
 	})
 }

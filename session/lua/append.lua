@@ -16,7 +16,8 @@
 -- Returns {status, first seq, meta as a flat field/value list, dup event}:
 -- status is "ok", "dup" (the client id was stored before: first seq is its
 -- seq), "done" (the once-mark is set: nothing stored), "conflict" (mood
--- version moved) or "held" (another operator holds it).
+-- version moved), "held" (another operator holds it) or "erased" (an
+-- operator erased the session: its id takes no more events).
 
 local meta, evs, feed, sessions, ids, tl, queue, fx =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -24,6 +25,9 @@ local sid, now, ttl, maxlen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local expect, cid, holder = ARGV[5], ARGV[6], ARGV[7]
 local mark = ARGV[#ARGV]
 
+if redis.call("HEXISTS", meta, "erased") == 1 then
+  return {"erased", 0, {}, ""}
+end
 if cid ~= "" then
   local prev = redis.call("HGET", ids, cid)
   if prev then
