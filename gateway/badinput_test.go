@@ -199,8 +199,8 @@ func TestBadInputFlood(t *testing.T) {
 }
 
 // TestBadInputTooManyConnections opens more sockets from one address than
-// MOODGATE_MAX_CONNS_PER_IP: the extra one is refused with HTTP 429 before
-// the upgrade, and a slot frees when a socket closes.
+// MOODGATE_MAX_CONNS_PER_IP: the extra one, user or operator, is refused
+// with HTTP 429 before the upgrade, and a slot frees when a socket closes.
 func TestBadInputTooManyConnections(t *testing.T) {
 	n := startNode(t, sessiontest.Miniredis(t), testConfig(t, func(c *gateway.Config) { c.MaxConnsPerIP = 3 }), lexiconDeps())
 	var open []*client
@@ -211,6 +211,10 @@ func TestBadInputTooManyConnections(t *testing.T) {
 	_, resp, err := dial(t, n.wsURL("/ws"), nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("fourth connection: %v %v", err, resp)
+	}
+	// Operator sockets count too, signed in or not: the address is full.
+	if _, resp, err := dial(t, n.wsURL("/ws/operator"), nil); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("operator socket from a full address: %v %v", err, resp)
 	}
 	open[0].ws.Close()
 	if err := sessiontest.WaitFor(10*time.Second, func() error {

@@ -89,6 +89,14 @@ func (s *Server) handleOperatorWS(c echo.Context) error {
 		s.metrics.upgrades.WithLabelValues("operator", "origin").Inc()
 		return echo.NewHTTPError(http.StatusForbidden, "origin not allowed")
 	}
+	// Sockets that have not signed in yet count like any other: an address
+	// cannot hold more than MOODGATE_MAX_CONNS_PER_IP of them either.
+	ip := c.RealIP()
+	if _, ok := s.ipLimits.acquire(ip); !ok {
+		s.metrics.upgrades.WithLabelValues("operator", "too_many").Inc()
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many connections from this address")
+	}
+	defer s.ipLimits.release(ip)
 	ws, err := s.upgrader.Upgrade(c.Response(), r, nil)
 	if err != nil {
 		return nil
