@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/moodgate/moodgate/emotion"
@@ -29,9 +30,12 @@ func trainMain(_ context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprint(fs.Output(), `usage: moodgate train --data DIR [flags]
 
 Trains the embedded classifier on DIR/val-4class.tsv, with the 44 labels
-of DIR/val.tsv as an auxiliary task; fits the calibration temperature and
-the decision offsets by K-fold cross-validation, prints the cross-validated
-report and writes the weights (see docs/emotion.md).
+of DIR/val.tsv as an auxiliary task and our chat-domain set
+`+chatTrainPath+` (compiled in; --chat) added to every training
+fold; fits the calibration temperature and the decision offsets by K-fold
+cross-validation over the KOTE comments, prints the cross-validated report,
+writes the weights and scores them on `+chatEvalPath+` (see
+docs/emotion.md).
 
   moodgate train --data ../shared/data/kote                 # writes `+defaultWeightsPath+`
   moodgate train --data ../shared/data/kote --cv 5          # report only
@@ -58,6 +62,8 @@ flags:
 		jamo      = fs.Bool("jamo", o.Features.Jamo, "syllables without final consonant")
 		words     = fs.Bool("words", o.Features.Words, "word and word-prefix features")
 		length    = fs.Bool("length", o.Features.Length, "text length and word count features")
+		chat      = fs.String("chat", "", "chat-domain training set added to every training fold (text<TAB>label); empty: the committed "+chatTrainPath+" (compiled in), \"none\": no chat set")
+		chatEval  = fs.String("chat-eval", chatEvalPath, "with weights written: score them on this chat-domain file (never trained on) when it exists; \"none\": skip")
 	)
 	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "passes over the data")
 	fs.Float64Var(&o.LearningRate, "lr", o.LearningRate, "AdaGrad step size")
@@ -66,6 +72,7 @@ flags:
 	fs.Float64Var(&o.ExtraWeight, "extra-weight", o.ExtraWeight, "sample weight of the soft examples (-1 for none)")
 	fs.Float64Var(&o.SadnessRecallFloor, "sadness-recall-floor", o.SadnessRecallFloor, "with --tune-decision: sadness recall the offsets must reach (penalised below)")
 	fs.IntVar(&o.Dim, "dim", o.Dim, "dimension of the shared embeddings trained with KOTE's 44 labels as an auxiliary task (0: plain model)")
+	fs.Float64Var(&o.ChatWeight, "chat-weight", o.ChatWeight, "sample weight of the chat-domain set (times its class weight; -1 for none)")
 	fs.Float64Var(&o.AuxWeight, "aux-weight", o.AuxWeight, "weight of the auxiliary 44-label loss (with --dim)")
 	fs.BoolVar(&o.TuneOffsets, "tune-decision", o.TuneOffsets, "fit per-class decision offsets for macro-F1 inside the cross-validation")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed (folds and example order)")
@@ -96,6 +103,38 @@ flags:
 		o.Labels44 = d.Labels44
 		o.AuxOnly = d.Ambiguous
 	}
+	chatName := chatTrainPath + ", compiled in"
+	switch *chat {
+	case "":
+		o.Chat, err = emotion.ChatTrainExamples()
+	case "none":
+		o.Chat = nil
+	default:
+		chatName = *chat
+		o.Chat, err = readLabelled(*chat)
+	}
+	if err != nil {
+		return fmt.Errorf("--chat: %w", err)
+	}
+	if o.ChatWeight <= 0 {
+		o.Chat = nil
+	}
+	if err := checkDisjoint(o.Chat, d.Examples, "KOTE's val-4class.tsv"); err != nil {
+		return err
+	}
+	var evalSet []emotion.Example
+	if *chatEval != "none" && *chatEval != "" {
+		evalSet, err = readLabelled(*chatEval)
+		if errors.Is(err, os.ErrNotExist) && *chatEval == chatEvalPath {
+			evalSet, err = nil, nil
+		}
+		if err != nil {
+			return fmt.Errorf("--chat-eval: %w", err)
+		}
+		if err := checkDisjoint(o.Chat, evalSet, *chatEval); err != nil {
+			return err
+		}
+	}
 	examples := d.Examples
 	var held []emotion.Example
 	if *holdout >= 0 {
@@ -107,6 +146,9 @@ flags:
 	}
 	if o.Dim > 0 && len(o.Labels44) > 0 {
 		fmt.Fprintf(stdout, ", 44-label auxiliary task on the training comments and %d ambiguous ones", len(o.AuxOnly))
+	}
+	if len(o.Chat) > 0 {
+		fmt.Fprintf(stdout, ", %d chat-domain examples (%s) in every training set at weight %g", len(o.Chat), chatName, o.ChatWeight)
 	}
 	if held != nil {
 		fmt.Fprintf(stdout, ", %d held out (fold %d of %d)", len(held), *holdout, *folds)
@@ -152,6 +194,16 @@ flags:
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, len(b))
+	if len(evalSet) > 0 {
+		var t emotion.Tally
+		for _, e := range evalSet {
+			t.AddScores(e.Label, model.Predict(e.Text))
+		}
+		fmt.Fprintf(stdout, "\nthe written model on %s (chat domain, never trained on):\n", *chatEval)
+		if err := t.Metrics().WriteReport(stdout); err != nil {
+			return err
+		}
+	}
 	if held != nil {
 		f, err := os.Create(*writeHold)
 		if err != nil {
@@ -165,6 +217,41 @@ flags:
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s (%d held-out comments)\n", *writeHold, len(held))
+	}
+	return nil
+}
+
+// The committed chat-domain sets, relative to the repository root.
+const (
+	chatTrainPath = "emotion/data/chat-train.tsv"
+	chatEvalPath  = "emotion/data/chat-eval.tsv"
+)
+
+func readLabelled(path string) ([]emotion.Example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ex, err := emotion.ReadLabelledTSV(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ex, nil
+}
+
+// checkDisjoint fails when a chat training text (whitespace-normalised)
+// is also in other: what is scored must never be trained on.
+func checkDisjoint(chat, other []emotion.Example, name string) error {
+	key := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	seen := make(map[string]bool, len(chat))
+	for _, e := range chat {
+		seen[key(e.Text)] = true
+	}
+	for _, e := range other {
+		if seen[key(e.Text)] {
+			return fmt.Errorf("chat training text %q is also in %s", e.Text, name)
+		}
 	}
 	return nil
 }
