@@ -129,6 +129,10 @@ func TestOperatorAPI(t *testing.T) {
 			if resp, _ := opRequest(t, n, "GET", "/api/operator/sessions/"+sid, testOpToken, ""); resp.StatusCode != http.StatusNotFound {
 				t.Fatalf("after erase %d", resp.StatusCode)
 			}
+			// The erased session cannot be resumed with its old token.
+			if _, resp, err := dial(t, n.wsURL("/ws?session="+sid+"&token="+w.Token), nil); err == nil || resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("resume of an erased session: %v %v", err, resp)
+			}
 		})
 	}
 }

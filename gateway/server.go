@@ -333,6 +333,10 @@ func (s *Server) handleUserWS(c echo.Context) error {
 		if st, err = s.store.State(r.Context(), sid); err != nil {
 			return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry")
 		}
+		if st.Erased {
+			s.metrics.upgrades.WithLabelValues("user", "erased").Inc()
+			return echo.NewHTTPError(http.StatusForbidden, "session erased")
+		}
 	}
 	ws, err := s.upgrader.Upgrade(c.Response(), r, nil)
 	if err != nil {
