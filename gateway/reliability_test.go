@@ -13,9 +13,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -655,6 +657,110 @@ func TestReliabNodeKilled(t *testing.T) {
 			}
 		}
 	}
+}
+
+// serveBinary is a `moodgate serve` process built from cmd/moodgate.
+type serveBinary struct {
+	cmd    *exec.Cmd
+	n      *node
+	stderr *syncBuffer
+	exited chan struct{} // closed when the process has exited, with err set
+	err    error
+}
+
+// buildMoodgate builds cmd/moodgate into the test's temporary directory.
+func buildMoodgate(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir() + "/moodgate"
+	out, err := exec.Command(runtime.GOROOT()+"/bin/go", "build", "-o", bin, "github.com/moodgate/moodgate/cmd/moodgate").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServe runs `moodgate serve` (the binary bin) on a free port against
+// redisURL, with env added.
+func startServe(t *testing.T, bin, redisURL string, env ...string) *serveBinary {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", sessiontest.FreePort(t))
+	s := &serveBinary{stderr: &syncBuffer{}, exited: make(chan struct{})}
+	s.cmd = exec.Command(bin, "serve", "-addr", addr)
+	s.cmd.Env = append(os.Environ(), append([]string{"REDIS_URL=" + redisURL, "MOODGATE_SECRET=" + testSecret,
+		"MOODGATE_OPERATOR_TOKENS=kim:" + testOpToken, "MOODGATE_MESSAGE_RATE=1000", "MOODGATE_MESSAGE_BURST=1000",
+		"OLLAMA_HOST="}, env...)...)
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.exited
+	})
+	s.n = &node{http: &httptest.Server{URL: "http://" + addr}}
+	if err := sessiontest.WaitFor(30*time.Second, func() error {
+		resp, err := http.Get(s.n.http.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("moodgate serve did not start: %v\n%s", err, s.stderr.String())
+	}
+	return s
+}
+
+// TestReliabServeBinary runs the real `moodgate serve` binary on a real
+// redis-server: killed with SIGKILL mid-conversation, its user resumes on
+// a second process with every acknowledged event; that process, stopped
+// with SIGTERM while the user is connected, closes the socket with 1001
+// and exits cleanly, and nothing acknowledged is lost.
+func TestReliabServeBinary(t *testing.T) {
+	rs := sessiontest.RealRedis(t)
+	prefix := "MOODGATE_REDIS_PREFIX=" + sessiontest.Prefix(t)
+	bin := buildMoodgate(t)
+	a := startServe(t, bin, rs.URL(), prefix)
+	c, w := connect(t, a.n, "", "", 0)
+	var last int64
+	for i := 0; i < 3; i++ {
+		c.say(fmt.Sprint("m", i), "친구랑 맛있는 거 먹어서 너무 행복해요!")
+		last = c.expect("ack", "emotion", "reply")[2].Seq
+	}
+	c.say("m3", "보내자마자 서버가 죽어요")
+	a.cmd.Process.Kill() // SIGKILL
+	<-a.exited
+
+	b := startServe(t, bin, rs.URL(), prefix)
+	c2, w2 := connect(t, b.n, w.SessionID, w.Token, last)
+	for seq := last + 1; seq <= w2.Seq; seq++ {
+		if f := c2.next(); f.Seq != seq {
+			t.Fatalf("replay seq %d, want %d", f.Seq, seq)
+		}
+	}
+	c2.say("m3", "보내자마자 서버가 죽어요")
+	c2.say("m4", "다시 연결돼서 정말 기뻐요!")
+	for f := c2.next(); f.Type != "ack" || f.ID != "m4"; f = c2.next() {
+	}
+	c2.expect("emotion", "reply")
+
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if ce := closeOf(t, c2); ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("closed with %d %q on SIGTERM, want 1001", ce.Code, ce.Text)
+	}
+	<-b.exited
+	if b.err != nil {
+		t.Fatalf("moodgate serve exited with %v\n%s", b.err, b.stderr.String())
+	}
+	if !strings.Contains(b.stderr.String(), "stopped") {
+		t.Fatalf("no clean stop in the log:\n%s", b.stderr.String())
+	}
+	// A third process reads everything back.
+	d := startServe(t, bin, rs.URL(), prefix)
+	checkHistory(t, history(t, d.n, w.SessionID, w.Token), "m0", "m1", "m2", "m3", "m4")
 }
 
 // ---------------------------------------------------------------------------
