@@ -1007,7 +1007,9 @@ func TestReliabShutdownUnderLoad(t *testing.T) {
 	a := startNode(t, rdb, cfg, lexiconDeps())
 	b := startNode(t, rdb, cfg, lexiconDeps())
 
-	const clients, perClient = 6, 40
+	// Each client keeps up to window messages unanswered, like a chat page
+	// whose user types fast, and sends until the socket closes.
+	const clients, perClient, window = 6, 2000, 4
 	type result struct {
 		sid, token string
 		acked      map[string]bool
@@ -1023,21 +1025,34 @@ func TestReliabShutdownUnderLoad(t *testing.T) {
 		r := &result{sid: w.SessionID, token: w.Token, acked: map[string]bool{}, refused: map[string]string{}}
 		results[i] = r
 		wg.Add(2)
+		slots := make(chan struct{}, window)
+		readerDone := make(chan struct{})
 		go func() { // writer: sends until the socket fails
 			defer wg.Done()
 			for j := 0; j < perClient; j++ {
+				select {
+				case slots <- struct{}{}:
+				case <-readerDone:
+					return
+				}
 				id := fmt.Sprintf("c%d-%d", i, j)
 				if c.ws.WriteJSON(map[string]string{"type": "message", "id": id, "text": "종료 중에도 보내요 " + id}) != nil {
 					return
 				}
 				r.sent = append(r.sent, id)
-				if j == 2 {
-					started <- struct{}{}
-				}
 			}
 		}()
 		go func() { // reader: records acks and errors until the close
 			defer wg.Done()
+			defer close(readerDone)
+			answered := func() {
+				select {
+				case <-slots:
+				default:
+				}
+			}
+			first := sync.OnceFunc(func() { started <- struct{}{} })
+			defer first() // a client that never got an ack does not hold the test
 			for {
 				c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 				_, data, err := c.ws.ReadMessage()
@@ -1053,12 +1068,17 @@ func TestReliabShutdownUnderLoad(t *testing.T) {
 				switch f.Type {
 				case "ack":
 					r.acked[f.ID] = true
+					answered()
+					if len(r.acked) == 10 {
+						first() // the node is under load: shut it down now
+					}
 				case "error":
 					if f.ID == "" {
 						// Every refusal of a message names it, or the
 						// client cannot tell what to resend.
 						f.ID, f.Code = "(no id)", f.Code+" without the message's id"
 					}
+					answered()
 					r.refused[f.ID] = f.Code
 					if !f.Retryable {
 						r.refused[f.ID] = f.Code + " (not retryable)"
