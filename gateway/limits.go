@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"net/http"
 	"sync"
+
+	"github.com/labstack/echo/v4"
 
 	"golang.org/x/time/rate"
 )
@@ -50,5 +53,49 @@ func (l *ipLimits) release(ip string) {
 		if e.conns--; e.conns <= 0 {
 			delete(l.entries, ip)
 		}
+	}
+}
+
+// addrLimiter gives each client address its own token bucket, for HTTP
+// endpoints that cost work and need no sign-in (POST /api/classify). Idle
+// addresses are dropped once many are held.
+type addrLimiter struct {
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+	rate  rate.Limit
+	burst int
+}
+
+const addrLimiterSweep = 4096
+
+func newAddrLimiter(r float64, burst int) *addrLimiter {
+	return &addrLimiter{m: map[string]*rate.Limiter{}, rate: rate.Limit(r), burst: burst}
+}
+
+func (a *addrLimiter) allow(ip string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l := a.m[ip]
+	if l == nil {
+		if len(a.m) >= addrLimiterSweep {
+			for k, old := range a.m {
+				if old.Tokens() >= float64(a.burst) {
+					delete(a.m, k)
+				}
+			}
+		}
+		l = rate.NewLimiter(a.rate, a.burst)
+		a.m[ip] = l
+	}
+	return l.Allow()
+}
+
+func (a *addrLimiter) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !a.allow(c.RealIP()) {
+			c.Response().Header().Set("Retry-After", "1")
+			return echo.NewHTTPError(http.StatusTooManyRequests, "too many requests from this address")
+		}
+		return next(c)
 	}
 }

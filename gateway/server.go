@@ -185,7 +185,10 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/api/config", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"show_labels": s.cfg.ShowLabels, "protocol": 1})
 	})
-	e.POST("/api/classify", s.handleClassify, bodyLimit(16<<10))
+	// Classification costs an Ollama call and needs no sign-in: each address
+	// gets as many as ten chat sessions' worth of messages.
+	classifyLimit := newAddrLimiter(s.cfg.MessageRate*10, s.cfg.MessageBurst*10)
+	e.POST("/api/classify", s.handleClassify, classifyLimit.middleware, bodyLimit(16<<10))
 	op := e.Group("/api/operator", s.operators.middleware)
 	s.operatorRoutes(op)
 	dbg := e.Group("/debug/pprof", s.operators.middleware)
