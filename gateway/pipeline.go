@@ -74,7 +74,11 @@ func (s *Server) handleMessage(c *userConn, f clientFrame) {
 	s.metrics.latency.WithLabelValues("labelled").Observe(time.Since(start).Seconds())
 	if out.Route.Escalate != "" {
 		s.metrics.escalations.WithLabelValues(out.Route.Escalate).Inc()
-		s.log.Info("escalation", "session", c.sid, "reason", out.Route.Escalate, "rule", res.CrisisRule)
+		if res.Crisis {
+			s.log.Info("escalation", "session", c.sid, "reason", out.Route.Escalate, "crisis_rule", res.CrisisRule)
+		} else {
+			s.log.Info("escalation", "session", c.sid, "reason", out.Route.Escalate)
+		}
 	}
 	if out.ReplyPending {
 		s.generate(c, raw.Seq, f.Text, res, out.Mood)

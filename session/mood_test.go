@@ -79,3 +79,21 @@ func TestMoodUpdate(t *testing.T) {
 		}
 	})
 }
+
+func TestBuiltinDoesNotRepeat(t *testing.T) {
+	m := MoodModel{HalfLifeMessages: 4, HalfLifeTime: time.Hour}
+	var s MoodState
+	prev := ""
+	for i := 0; i < 8; i++ {
+		r := result(emotion.Sadness, 0.9)
+		s = m.Update(s, r, time.Unix(int64(i), 0))
+		text, err := Builtin{}.Reply(t.Context(), ReplyRequest{SessionID: "s1", Text: "슬퍼요", Result: r, Mood: s.Mood}, nil)
+		if err != nil || text == "" {
+			t.Fatal(err)
+		}
+		if text == prev {
+			t.Fatalf("message %d repeats the previous reply %q", i, text)
+		}
+		prev = text
+	}
+}

@@ -49,10 +49,12 @@ const builtinLowMood = " 요즘 마음이 계속 가라앉아 있는 것 같아 
 
 // Reply implements Responder.
 func (Builtin) Reply(_ context.Context, req ReplyRequest, delta func(string)) (string, error) {
+	// Rotate through the label's replies within a session, from a start
+	// that differs between sessions, so consecutive answers do not repeat.
 	opts := builtinReplies[req.Result.Label]
 	h := fnv.New32a()
-	h.Write([]byte(req.Text))
-	text := opts[int(h.Sum32()%uint32(len(opts)))]
+	h.Write([]byte(req.SessionID))
+	text := opts[int((h.Sum32()+uint32(req.Mood.Messages))%uint32(len(opts)))]
 	if req.Mood.Messages >= 3 && req.Mood.Valence < -0.4 && req.Result.Label != emotion.Joy {
 		text += builtinLowMood
 	}
