@@ -22,19 +22,8 @@ func newOutQueue(max int) *outQueue {
 
 // push appends b; false means the queue is full or closed.
 func (q *outQueue) push(b []byte) bool {
-	q.mu.Lock()
-	if q.closed || q.bytes+len(b) > q.max {
-		q.mu.Unlock()
-		return false
-	}
-	q.msgs = append(q.msgs, b)
-	q.bytes += len(b)
-	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
-	return true
+	ok, _ := q.tryPush(b, false)
+	return ok
 }
 
 // pushWait appends b like push, but while the queue is full it waits for
@@ -44,28 +33,38 @@ func (q *outQueue) push(b []byte) bool {
 // connection, so the wait ends. An empty queue takes b whatever its size.
 func (q *outQueue) pushWait(b []byte, stop <-chan struct{}) bool {
 	for {
-		q.mu.Lock()
-		if q.closed {
-			q.mu.Unlock()
-			return false
+		ok, full := q.tryPush(b, true)
+		if !full {
+			return ok
 		}
-		if q.bytes == 0 || q.bytes+len(b) <= q.max {
-			q.msgs = append(q.msgs, b)
-			q.bytes += len(b)
-			q.mu.Unlock()
-			select {
-			case q.ready <- struct{}{}:
-			default:
-			}
-			return true
-		}
-		q.mu.Unlock()
 		select {
 		case <-q.space:
 		case <-stop:
 			return false
 		}
 	}
+}
+
+// tryPush appends b if it fits (or, with anySize, if the queue is empty);
+// full reports that it did not fit in an open queue.
+func (q *outQueue) tryPush(b []byte, anySize bool) (ok, full bool) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false, false
+	}
+	if q.bytes+len(b) > q.max && !(anySize && q.bytes == 0) {
+		q.mu.Unlock()
+		return false, true
+	}
+	q.msgs = append(q.msgs, b)
+	q.bytes += len(b)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true, false
 }
 
 // drain takes every queued message, oldest first, into dst.
