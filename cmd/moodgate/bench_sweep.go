@@ -71,12 +71,14 @@ func pause(ctx context.Context, d time.Duration) {
 func writeSweepTable(w io.Writer, cfg loadConfig, steps []sweepStep) {
 	fmt.Fprintf(w, "open-loop sweep: %d sessions, %s warm-up + %s per step; latencies from the intended send time\n",
 		cfg.Sessions, cfg.Warmup, cfg.Duration)
-	fmt.Fprintf(w, "%8s  %-8s %10s %8s %8s %8s %10s %10s %10s  %s\n",
-		"offered", "target", "done/s", "sent", "replied", "timeout", "p50 ms", "p99 ms", "max ms", "errors")
+	fmt.Fprintln(w, "replied: reply or escalation; refused: an error frame for the message (busy, rate_limited, …); "+
+		"abandon: in flight on a session that escalated")
+	fmt.Fprintf(w, "%8s  %-8s %9s %7s %7s %7s %7s %7s %9s %9s %9s  %s\n",
+		"offered", "target", "done/s", "sent", "replied", "refused", "abandon", "timeout", "p50 ms", "p99 ms", "max ms", "errors")
 	for _, st := range steps {
 		for _, r := range []benchReport{st.Gateway, st.Echo} {
-			fmt.Fprintf(w, "%8.0f  %-8s %10.1f %8d %8d %8d %10.3f %10.3f %10.3f  %s\n",
-				st.Rate, r.Target, r.Throughput, r.Sent, r.Replies+r.Escalations, r.TimedOut,
+			fmt.Fprintf(w, "%8.0f  %-8s %9.1f %7d %7d %7d %7d %7d %9.3f %9.3f %9.3f  %s\n",
+				st.Rate, r.Target, r.Throughput, r.Sent, r.Replies+r.Escalations, r.Errored, r.Abandoned, r.TimedOut,
 				r.Reply.P50, r.Reply.P99, r.Reply.Max, formatCounts(r.Errors))
 		}
 	}
