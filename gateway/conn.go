@@ -366,6 +366,8 @@ func (c *userConn) admit() *ProtoError {
 // connection is closing.
 func (c *userConn) enqueue(f clientFrame) bool {
 	c.workerOnce.Do(func() {
+		// Made on the first message: an idle session holds no inbox.
+		c.inbox = make(chan clientFrame, inboxSize)
 		c.workerDone = make(chan struct{})
 		go c.work()
 	})
@@ -393,7 +395,9 @@ func (c *userConn) work() {
 
 // finish waits for in-flight messages, then closes the connection.
 func (c *userConn) finish(code int, reason DisconnectReason, wait time.Duration) {
-	close(c.inbox)
+	if c.inbox != nil {
+		close(c.inbox)
+	}
 	if c.workerDone != nil {
 		select {
 		case <-c.workerDone:

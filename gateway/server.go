@@ -329,7 +329,12 @@ func (s *Server) handleUserWS(c echo.Context) error {
 		s.metrics.upgrades.WithLabelValues("user", "too_many").Inc()
 		return echo.NewHTTPError(http.StatusTooManyRequests, "too many connections from this address")
 	}
-	defer s.ipLimits.release(ip)
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			s.ipLimits.release(ip)
+		}
+	}()
 	var st session.State
 	if resuming {
 		var err error
@@ -347,7 +352,14 @@ func (s *Server) handleUserWS(c echo.Context) error {
 		return nil // the upgrader has answered
 	}
 	s.metrics.upgrades.WithLabelValues("user", "ok").Inc()
-	s.serveUser(ws, sid, after, st, ip, ipLimiter)
+	// The connection lives on in a goroutine of its own, so that the HTTP
+	// server's goroutine (its stack grown through the middleware, the
+	// request, Echo's context) is let go: an idle session costs less.
+	handedOver = true
+	go func() {
+		defer s.ipLimits.release(ip)
+		s.serveUser(ws, sid, after, st, ip, ipLimiter)
+	}()
 	return nil
 }
 
@@ -381,8 +393,8 @@ func parseResume(secret string, q url.Values) (sid string, after int64, err erro
 
 func (s *Server) serveUser(ws *websocket.Conn, sid string, after int64, st session.State, ip string, ipLimiter *rate.Limiter) {
 	c := &userConn{wsConn: newWSConn(s, ws, "user"), sid: sid, ip: ip,
-		inbox: make(chan clientFrame, inboxSize), ipLimiter: ipLimiter,
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst)}
+		ipLimiter: ipLimiter,
+		limiter:   rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst)}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	defer c.cancel()
 	if !s.track(c, nil) {
