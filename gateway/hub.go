@@ -32,7 +32,6 @@ type hub struct {
 
 	healthy atomic.Bool
 	offset  atomic.Value // string: the last offset read
-	lag     func(time.Duration)
 }
 
 func newHub(store session.Store, log *slog.Logger) *hub {

@@ -92,10 +92,3 @@ func (q *outQueue) close(drop bool) {
 	}
 	q.mu.Unlock()
 }
-
-// size is the bytes waiting.
-func (q *outQueue) size() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.bytes
-}

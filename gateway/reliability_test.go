@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -672,7 +671,11 @@ type serveBinary struct {
 func buildMoodgate(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir() + "/moodgate"
-	out, err := exec.Command(runtime.GOROOT()+"/bin/go", "build", "-o", bin, "github.com/moodgate/moodgate/cmd/moodgate").CombinedOutput()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is not on PATH: %v", err)
+	}
+	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/moodgate/moodgate/cmd/moodgate").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
