@@ -37,7 +37,10 @@ func (s *Server) handleMessage(c *userConn, f clientFrame) {
 		// The first attempt may have been stored by a node that died
 		// before labelling it (a crisis above all must not go unseen):
 		// finish it from the stored text. Labelling happens once per
-		// message, so when it was done this stores nothing.
+		// message: when it was done there is nothing left to do.
+		if raw.Labelled {
+			return
+		}
 		var ev session.Event
 		if json.Unmarshal(raw.JSON, &ev) != nil || ev.Text == "" {
 			return

@@ -86,6 +86,9 @@ type Point struct {
 type Raw struct {
 	Seq  int64
 	JSON []byte
+	// Labelled is set on a duplicate returned by AppendMessage when that
+	// message was labelled already, so a resend need not be classified again.
+	Labelled bool
 }
 
 // FeedEntry is one event on the shared feed that every node and every

@@ -88,7 +88,7 @@ func (s *RedisStore) AppendMessage(ctx context.Context, sid, clientID, text stri
 		return Raw{}, res.state, false, ErrErased
 	}
 	if res.status == "dup" {
-		return Raw{Seq: res.first, JSON: []byte(res.dupEvent)}, res.state, true, nil
+		return Raw{Seq: res.first, JSON: []byte(res.dupEvent), Labelled: res.labelled}, res.state, true, nil
 	}
 	return res.raws[0], res.state, false, nil
 }
@@ -118,6 +118,7 @@ type appendResult struct {
 	state    State
 	raws     []Raw
 	dupEvent string
+	labelled bool
 }
 
 func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Change, clientID string, now time.Time) (appendResult, error) {
@@ -177,7 +178,7 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	if err != nil {
 		return appendResult{}, unavailable(err)
 	}
-	if len(v) != 4 {
+	if len(v) < 4 {
 		return appendResult{}, fmt.Errorf("session: append script returned %d values", len(v))
 	}
 	res := appendResult{status: fmt.Sprint(v[0])}
@@ -185,6 +186,10 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	flat, _ := v[2].([]any)
 	res.state = parseState(sid, flat)
 	res.dupEvent, _ = v[3].(string)
+	if len(v) > 4 {
+		n, _ := v[4].(int64)
+		res.labelled = n == 1
+	}
 	if res.status == "ok" {
 		res.raws = make([]Raw, len(events))
 		for i := range events {

@@ -83,7 +83,7 @@ func TestStoreAppendAndReplay(t *testing.T) {
 		}
 		// The same client id again stores nothing and returns the first ack.
 		raw2, _, dup, err := m.Accept(ctx, sid, "c1", "안녕하세요")
-		if err != nil || !dup || raw2.Seq != 1 || string(raw2.JSON) != string(raw.JSON) {
+		if err != nil || !dup || !raw2.Labelled || raw2.Seq != 1 || string(raw2.JSON) != string(raw.JSON) {
 			t.Fatalf("dup: %v %v %d %s", err, dup, raw2.Seq, raw2.JSON)
 		}
 		all, err := m.Store.Events(ctx, sid, 0, 0)

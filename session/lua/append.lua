@@ -15,7 +15,7 @@
 --       mark is kept in the client ids hash (client ids cannot contain "#")
 -- Returns {status, first seq, meta as a flat field/value list, dup event}:
 -- status is "ok", "dup" (the client id was stored before: first seq is its
--- seq), "done" (the once-mark is set: nothing stored), "conflict" (mood
+-- seq; a fifth value is 1 when that message was labelled already), "done" (the once-mark is set: nothing stored), "conflict" (mood
 -- version moved), "held" (another operator holds it) or "erased" (an
 -- operator erased the session: its id takes no more events).
 
@@ -32,7 +32,8 @@ if cid ~= "" then
   local prev = redis.call("HGET", ids, cid)
   if prev then
     local ev = redis.call("LINDEX", evs, tonumber(prev) - 1) or ""
-    return {"dup", tonumber(prev), redis.call("HGETALL", meta), ev}
+    local labelled = redis.call("HEXISTS", ids, "#" .. prev)
+    return {"dup", tonumber(prev), redis.call("HGETALL", meta), ev, labelled}
   end
 end
 if mark ~= "" and redis.call("HEXISTS", ids, mark) == 1 then
