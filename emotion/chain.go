@@ -96,6 +96,18 @@ func NewChain(primary, fallback Classifier, opts ChainOptions) *Chain {
 	return c
 }
 
+// Ready reports whether the chain can label a message. With a fallback it
+// always can (the primary's health is the breaker's business and is reported
+// on its own), so readiness probes cost no call to the primary; without one
+// it asks the primary.
+func (c *Chain) Ready(ctx context.Context) error {
+	if c.fallback != nil {
+		return nil
+	}
+	_, err := c.Classify(ctx, "안녕하세요")
+	return err
+}
+
 // BreakerState reports the primary's circuit breaker state.
 func (c *Chain) BreakerState() gobreaker.State { return c.breaker.State() }
 

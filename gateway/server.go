@@ -261,8 +261,12 @@ func (s *Server) handleReady(c echo.Context) error {
 		feedErr = errors.New("feed reader cannot read from Redis")
 	}
 	set("feed", feedErr)
-	_, err := s.classifier.Classify(ctx, "안녕하세요")
-	set("classifier", err)
+	if r, ok := s.classifier.(interface{ Ready(context.Context) error }); ok {
+		set("classifier", r.Ready(ctx))
+	} else {
+		_, err := s.classifier.Classify(ctx, "안녕하세요")
+		set("classifier", err)
+	}
 	for name, check := range s.checks {
 		// Extra checks (Ollama) are reported, not required: the embedded
 		// classifier and responder stand in for them.
