@@ -206,7 +206,7 @@ func (c *userConn) deliver(e session.FeedEntry) {
 
 func (c *userConn) deliverLocked(e session.FeedEntry) {
 	if e.Seq == 0 {
-		if string(e.JSON) == `{"type":"erased"}` {
+		if string(e.JSON) == session.ErasedNotice {
 			c.close(websocket.ClosePolicyViolation, ReasonErased)
 		}
 		return

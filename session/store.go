@@ -91,6 +91,9 @@ type Raw struct {
 	Labelled bool
 }
 
+// ErasedNotice is the feed entry (seq 0) that Erase puts on the feed.
+const ErasedNotice = `{"type":"erased"}`
+
 // FeedEntry is one event on the shared feed that every node and every
 // operator dashboard reads.
 type FeedEntry struct {

@@ -381,7 +381,7 @@ func (s *RedisStore) Erase(ctx context.Context, sid string) error {
 		p.ZRem(ctx, s.prefix+"sessions", sid)
 		p.ZRem(ctx, s.prefix+"queue", sid)
 		p.XAdd(ctx, &redis.XAddArgs{Stream: feed, MaxLen: s.feedMaxLen, Approx: true,
-			Values: []any{"s", sid, "q", 0, "e", `{"type":"erased"}`}})
+			Values: []any{"s", sid, "q", 0, "e", ErasedNotice}})
 		return nil
 	})
 	return unavailable(err)
