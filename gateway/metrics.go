@@ -13,6 +13,7 @@ type metrics struct {
 	latency     *prometheus.HistogramVec
 	escalations *prometheus.CounterVec
 	replies     *prometheus.CounterVec
+	recovered   prometheus.Counter
 	upgrades    *prometheus.CounterVec
 }
 
@@ -28,10 +29,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"stage"}),
 		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moodgate_escalations_total", Help: "Escalations opened, by reason."}, []string{"reason"}),
 		replies:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moodgate_replies_total", Help: "Bot replies by responder and outcome."}, []string{"responder", "outcome"}),
-		upgrades:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moodgate_ws_upgrades_total", Help: "WebSocket upgrade attempts by outcome."}, []string{"kind", "outcome"}),
+		recovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "moodgate_replies_recovered_total",
+			Help: "Owed bot replies (their node died while streaming them) answered on the user's reconnect."}),
+		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moodgate_ws_upgrades_total", Help: "WebSocket upgrade attempts by outcome."}, []string{"kind", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.disconnects, m.messages, m.refused, m.latency, m.escalations, m.replies, m.upgrades)
+		reg.MustRegister(m.connections, m.disconnects, m.messages, m.refused, m.latency, m.escalations, m.replies, m.recovered, m.upgrades)
 	}
 	return m
 }

@@ -126,6 +126,12 @@ func (s *Server) generate(c *userConn, ref int64, text string, res emotion.Resul
 	ctx, cancel2 := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel2()
 	raw, err := s.mgr.Reply(ctx, c.sid, ref, "bot", "", reply, notice)
+	if errors.Is(err, session.ErrReplied) {
+		// Another node answered it first (it recovered a reply it thought
+		// owed): the user has that one.
+		s.log.Info("reply not stored: the message was answered already", "session", c.sid, "ref", ref)
+		return
+	}
 	if err != nil {
 		s.log.Warn("reply not stored", "session", c.sid, "err", err)
 		pe := protoErr(CodeStoreUnavailable, "답장을 저장하지 못했어요. (reply not stored)")

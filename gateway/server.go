@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
+	// ReplyGrace is how long past the chat timeout a streamed reply that
+	// was never stored counts as abandoned by its node, so that the user's
+	// next connection answers it (recover.go). Zero: 5 s.
+	ReplyGrace time.Duration
 }
 
 // Server is one gateway node. Several nodes on one Redis behave as one.
@@ -61,6 +66,7 @@ type Server struct {
 	classifier emotion.Classifier
 	responder  session.Responder
 	inline     session.Responder // non-nil when replies are produced in the label round trip
+	replyGrace time.Duration
 	metrics    *metrics
 	reg        *prometheus.Registry
 	checks     map[string]func(context.Context) error
@@ -114,6 +120,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	if s.responder == nil {
 		s.responder = session.Builtin{}
 	}
+	s.replyGrace = cmp.Or(deps.ReplyGrace, defaultReplyGrace)
 	if b, ok := s.responder.(session.Builtin); ok {
 		s.inline = b
 	}
@@ -421,6 +428,11 @@ func (s *Server) serveUser(ws *websocket.Conn, sid string, after int64, st sessi
 		<-c.done
 		return
 	}
+	recovered := make(chan struct{})
+	go func() {
+		defer close(recovered)
+		s.recoverReply(c)
+	}()
 	c.readLoop()
 	if s.draining.Load() {
 		c.finish(websocket.CloseGoingAway, ReasonShutdown, s.cfg.ShutdownTimeout)
@@ -429,6 +441,8 @@ func (s *Server) serveUser(ws *websocket.Conn, sid string, after int64, st sessi
 		c.finish(websocket.CloseNormalClosure, ReasonClient, 0)
 	}
 	<-c.done
+	c.cancel()
+	<-recovered
 }
 
 // track registers a connection unless the server is draining.

@@ -119,12 +119,16 @@ func (m *Manager) escalationEvent(ref int64, reason string) *Event {
 	return e
 }
 
-// Reply stores a reply to message ref from the bot or an operator.
+// Reply stores a reply to message ref from the bot or an operator. The bot
+// answers a message once: a second bot reply to ref stores nothing and
+// returns ErrReplied (see OwedReply). An operator may write any number.
 func (m *Manager) Reply(ctx context.Context, sid string, ref int64, from, operator, text, notice string) (Raw, error) {
 	ev := &Event{Type: TypeReply, Ref: ref, From: from, Operator: operator, Text: text, Notice: notice}
 	ch := Change{}
 	if from == "operator" {
 		ch.Holder = operator
+	} else if ref > 0 {
+		ch.ReplyRef = ref
 	}
 	raws, _, err := m.Store.Append(ctx, sid, []*Event{ev}, ch, m.now())
 	if err != nil {

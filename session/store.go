@@ -61,6 +61,11 @@ type Change struct {
 	// second append with the same LabelRef stores nothing and fails with
 	// ErrLabelled.
 	LabelRef int64
+	// ReplyRef, when set, makes the append happen once per message in the
+	// same way, for the bot's reply to message ReplyRef: a second one stores
+	// nothing and fails with ErrReplied. At most one of LabelRef and
+	// ReplyRef is set.
+	ReplyRef int64
 }
 
 // QueueOp changes the escalation queue.
@@ -120,6 +125,10 @@ var (
 	// ErrLabelled: the message was labelled before (by this node or
 	// another); nothing was stored.
 	ErrLabelled = errors.New("session: message already labelled")
+	// ErrReplied: the bot answered the message before (this node or
+	// another, for example one that recovered a reply a dead node owed);
+	// nothing was stored.
+	ErrReplied = errors.New("session: message already answered")
 )
 
 // Store keeps sessions. All methods are safe for concurrent use.

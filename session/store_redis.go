@@ -107,6 +107,9 @@ func (s *RedisStore) Append(ctx context.Context, sid string, events []*Event, ch
 	case "erased":
 		return nil, res.state, ErrErased
 	case "done":
+		if ch.ReplyRef > 0 {
+			return nil, res.state, ErrReplied
+		}
 		return nil, res.state, ErrLabelled
 	}
 	return res.raws, res.state, nil
@@ -169,9 +172,16 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	default:
 		args = append(args, "", 0)
 	}
+	// Once-marks live in the client ids hash; client ids cannot contain
+	// "#", so a mark never collides with one.
 	mark := ""
-	if ch.LabelRef > 0 {
+	switch {
+	case ch.LabelRef > 0 && ch.ReplyRef > 0:
+		return appendResult{}, errors.New("session: an append is once per label or per reply, not both")
+	case ch.LabelRef > 0:
 		mark = "#" + strconv.FormatInt(ch.LabelRef, 10)
+	case ch.ReplyRef > 0:
+		mark = "#r" + strconv.FormatInt(ch.ReplyRef, 10)
 	}
 	args = append(args, mark)
 	v, err := appendScript.Run(ctx, s.rdb, s.keys(sid), args...).Slice()
