@@ -262,6 +262,11 @@ function onWelcome(msg) {
     state.ws.close();
     return;
   }
+  // A reply that was streaming on the last connection either was stored
+  // (the replay brings it) or never will be from there: the server answers
+  // it afresh (protocol.md), so its pieces go.
+  for (const b of state.streaming.values()) b.remove();
+  state.streaming.clear();
   state.sessionId = String(msg.session_id || '');
   state.token = String(msg.token || '');
   state.showLabels = msg.show_labels === true;
