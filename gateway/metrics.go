@@ -14,7 +14,10 @@ type metrics struct {
 	escalations *prometheus.CounterVec
 	replies     *prometheus.CounterVec
 	recovered   prometheus.Counter
-	upgrades    *prometheus.CounterVec
+	// catchUpOverflows counts dashboard catch-ups that dropped live events
+	// (more than the send queue cap arrived meanwhile) and read them again.
+	catchUpOverflows prometheus.Counter
+	upgrades         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,10 +34,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		replies:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moodgate_replies_total", Help: "Bot replies by responder and outcome."}, []string{"responder", "outcome"}),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "moodgate_replies_recovered_total",
 			Help: "Owed bot replies (their node died while streaming them) answered on the user's reconnect."}),
+		catchUpOverflows: prometheus.NewCounter(prometheus.CounterOpts{Name: "moodgate_operator_catchup_overflows_total",
+			Help: "Dashboard catch-ups whose buffer of live events overflowed; the events were read again from Redis."}),
 		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moodgate_ws_upgrades_total", Help: "WebSocket upgrade attempts by outcome."}, []string{"kind", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.disconnects, m.messages, m.refused, m.latency, m.escalations, m.replies, m.recovered, m.upgrades)
+		reg.MustRegister(m.connections, m.disconnects, m.messages, m.refused, m.latency, m.escalations, m.replies, m.recovered, m.catchUpOverflows, m.upgrades)
 	}
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,7 +26,13 @@ type operatorConn struct {
 	mu        sync.Mutex
 	last      streamID
 	replaying bool
-	pending   []session.FeedEntry
+	// pending holds live entries while the catch-up runs, up to
+	// SendQueueBytes of events; past that they are dropped and overflow is
+	// set, and the catch-up reads them again from Redis (they are in the
+	// feed), so a long catch-up under a busy feed holds bounded memory.
+	pending      []session.FeedEntry
+	pendingBytes int
+	overflow     bool
 }
 
 // deliver implements subscriber, gated on the feed offset.
@@ -33,6 +40,14 @@ func (o *operatorConn) deliver(e session.FeedEntry) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.replaying {
+		if o.overflow {
+			return
+		}
+		o.pendingBytes += len(e.JSON)
+		if o.pendingBytes > o.srv.cfg.SendQueueBytes {
+			o.overflow, o.pending, o.pendingBytes = true, nil, 0
+			return
+		}
 		o.pending = append(o.pending, e)
 		return
 	}
@@ -169,7 +184,18 @@ func (o *operatorConn) start(ctx context.Context, offset string) error {
 			last, err = o.catchUp(ctx, offset)
 		}
 	}
-	o.mu.Lock()
+	for {
+		o.mu.Lock()
+		if err != nil || !o.overflow {
+			break
+		}
+		// Live entries were dropped while catching up: read them from
+		// the feed, after what was sent.
+		o.overflow = false
+		o.mu.Unlock()
+		o.srv.metrics.catchUpOverflows.Inc()
+		last, err = o.catchUp(ctx, last)
+	}
 	defer o.mu.Unlock()
 	o.replaying = false
 	if err != nil {
@@ -179,9 +205,13 @@ func (o *operatorConn) start(ctx context.Context, offset string) error {
 	for _, e := range o.pending {
 		o.sendLocked(e)
 	}
-	o.pending = nil
+	o.pending, o.pendingBytes = nil, 0
 	return nil
 }
+
+// catchUpPageHook, when set (by tests only), runs after each page of a
+// catch-up: what it does happens while the dashboard is catching up.
+var catchUpPageHook atomic.Pointer[func()]
 
 // catchUp sends every feed entry after offset, a page at a time, each
 // waiting for room in the queue (a dashboard far behind is not a slow
@@ -198,6 +228,9 @@ func (o *operatorConn) catchUp(ctx context.Context, offset string) (string, erro
 				return offset, nil
 			}
 			offset = e.Offset
+		}
+		if h := catchUpPageHook.Load(); h != nil {
+			(*h)()
 		}
 		if len(entries) < page {
 			return offset, nil
