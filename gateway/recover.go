@@ -27,8 +27,8 @@ const (
 // message is no longer the last event and is left alone (the new message's
 // reply has it in its history). Two nodes that both recover store one reply:
 // the second gets session.ErrReplied.
-func (s *Server) recoverReply(c *userConn) {
-	o, wait, ok := s.owedReply(c)
+func (s *Server) recoverReply(c *userConn, st session.State) {
+	o, wait, ok := s.owedReply(c, &st)
 	if !ok {
 		return
 	}
@@ -40,12 +40,12 @@ func (s *Server) recoverReply(c *userConn) {
 			return
 		case <-t.C:
 		}
-		// Look again: the first node may have answered after all, or the
-		// user may have written.
-		var again session.Owed
-		if again, wait, ok = s.owedReply(c); !ok || wait > 0 || again.Ref != o.Ref {
-			return
-		}
+	}
+	// Look again, at the state now: the first node may have answered
+	// after all, or the user may have written.
+	again, wait, ok := s.owedReply(c, nil)
+	if !ok || wait > 0 || again.Ref != o.Ref {
+		return
 	}
 	s.log.Info("answering a reply its node never stored", "session", c.sid, "ref", o.Ref,
 		"labelled_at", o.LabelledAt)
@@ -54,15 +54,19 @@ func (s *Server) recoverReply(c *userConn) {
 }
 
 // owedReply reads the reply owed in c's session and how long to wait before
-// answering it.
-func (s *Server) owedReply(c *userConn) (session.Owed, time.Duration, bool) {
+// answering it; st is the session's state when the caller has just read it
+// (nil: read it now).
+func (s *Server) owedReply(c *userConn, st *session.State) (session.Owed, time.Duration, bool) {
 	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
 	defer cancel()
-	st, err := s.store.State(ctx, c.sid)
-	if err != nil {
-		return session.Owed{}, 0, false
+	if st == nil {
+		fresh, err := s.store.State(ctx, c.sid)
+		if err != nil {
+			return session.Owed{}, 0, false
+		}
+		st = &fresh
 	}
-	o, ok, err := s.mgr.OwedReply(ctx, st)
+	o, ok, err := s.mgr.OwedReply(ctx, *st)
 	if err != nil {
 		s.log.Warn("owed reply not checked", "session", c.sid, "err", err)
 		return o, 0, false

@@ -431,7 +431,7 @@ func (s *Server) serveUser(ws *websocket.Conn, sid string, after int64, st sessi
 	recovered := make(chan struct{})
 	go func() {
 		defer close(recovered)
-		s.recoverReply(c)
+		s.recoverReply(c, st)
 	}()
 	c.readLoop()
 	if s.draining.Load() {
