@@ -191,10 +191,17 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	if len(v) < 4 {
 		return appendResult{}, fmt.Errorf("session: append script returned %d values", len(v))
 	}
-	res := appendResult{status: fmt.Sprint(v[0])}
+	res := appendResult{}
+	res.status, _ = v[0].(string)
 	res.first, _ = v[1].(int64)
 	flat, _ := v[2].([]any)
-	res.state = parseState(sid, flat)
+	// The mood this call wrote is the one in ch: no need to decode it back.
+	wrote := res.status == "ok" && ch.Mood != nil
+	res.state = parseState(sid, flat, wrote)
+	if wrote {
+		res.state.Mood = *ch.Mood
+		res.state.Mood.At = time.UnixMilli(ch.Mood.At.UnixMilli())
+	}
 	res.dupEvent, _ = v[3].(string)
 	if len(v) > 4 {
 		n, _ := v[4].(int64)
@@ -242,7 +249,9 @@ type moodJSON struct {
 	Mood   Mood       `json:"mood"`
 }
 
-func parseState(sid string, flat []any) State {
+// parseState reads a state from the meta hash as a flat field/value list;
+// with skipMood the mood is left for the caller to fill in.
+func parseState(sid string, flat []any, skipMood bool) State {
 	st := State{ID: sid, Status: StatusBot}
 	for i := 0; i+1 < len(flat); i += 2 {
 		k, _ := flat[i].(string)
@@ -267,6 +276,9 @@ func parseState(sid string, flat []any) State {
 		case "mv":
 			st.MoodVersion, _ = strconv.ParseInt(v, 10, 64)
 		case "mood":
+			if skipMood {
+				continue
+			}
 			var m moodJSON
 			if json.Unmarshal([]byte(v), &m) == nil {
 				st.Mood = MoodState{Sum: m.Sum, Weight: m.Weight, At: time.UnixMilli(m.At), Mood: m.Mood}
@@ -312,7 +324,7 @@ func (s *RedisStore) States(ctx context.Context, sids []string) ([]State, error)
 		for k, v := range m {
 			flat = append(flat, k, v)
 		}
-		out[i] = parseState(sids[i], flat)
+		out[i] = parseState(sids[i], flat, false)
 	}
 	return out, nil
 }

@@ -354,3 +354,78 @@ func TestQueueOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionKeysExpire checks that every key of a session gets the TTL,
+// including keys made after the session's first event (the timeline, and
+// the client ids hash when the first event had no client id), and that the
+// TTL is refreshed once it has run down by more than the slack (ttl/100).
+func TestSessionKeysExpire(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, rdb *redis.Client, prefix string) {
+		ctx := context.Background()
+		const ttl = time.Hour // slack 36 s
+		clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+		m := &session.Manager{
+			Store:  session.NewRedisStore(rdb, session.RedisOptions{Prefix: prefix, TTL: ttl}),
+			Policy: session.DefaultPolicy(),
+			Now:    func() time.Time { return clock },
+		}
+		key := func(name string) string { return prefix + "s:{" + sid + "}:" + name }
+		checkTTL := func(names ...string) {
+			t.Helper()
+			for _, n := range names {
+				if d := rdb.PTTL(ctx, key(n)).Val(); d <= 0 || d > ttl {
+					t.Fatalf("%s: TTL %v, want in (0, %v]", n, d, ttl)
+				}
+			}
+		}
+		deadline := func() int64 {
+			t.Helper()
+			x, err := rdb.HGet(ctx, key("meta"), "x").Int64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return x
+		}
+		// An operator's reply first: no client id, no timeline yet.
+		if _, err := m.Reply(ctx, sid, 0, "operator", "kim", "안녕하세요", ""); err != nil {
+			t.Fatal(err)
+		}
+		checkTTL("meta", "ev", "fx")
+		if n := rdb.Exists(ctx, key("ids"), key("tl")).Val(); n != 0 {
+			t.Fatalf("%d of ids, tl exist before any message", n)
+		}
+		start := clock.Add(ttl).UnixMilli()
+		if got := deadline(); got != start {
+			t.Fatalf("deadline %d, want %d", got, start)
+		}
+		clock = clock.Add(10 * time.Second)
+		raw, st, _, err := m.Accept(ctx, sid, "c1", "안녕")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Label(ctx, st, raw.Seq, "안녕", labelled(emotion.Neutral, 0.9), session.Builtin{}); err != nil {
+			t.Fatal(err)
+		}
+		checkTTL("meta", "ev", "fx", "ids", "tl")
+		if got := deadline(); got != start {
+			t.Fatalf("deadline moved to %d within the slack", got)
+		}
+		// 40 s after the deadline was set: more than the slack, refreshed.
+		clock = clock.Add(30 * time.Second)
+		if _, _, _, err := m.Accept(ctx, sid, "c2", "또 안녕"); err != nil {
+			t.Fatal(err)
+		}
+		checkTTL("meta", "ev", "fx", "ids", "tl")
+		if got, want := deadline(), clock.Add(ttl).UnixMilli(); got != want {
+			t.Fatalf("deadline %d, want %d after the slack", got, want)
+		}
+		// A clock that went back refreshes too, so no key outlives the TTL.
+		clock = clock.Add(-10 * time.Minute)
+		if _, _, _, err := m.Accept(ctx, sid, "c3", "시계가 돌아갔어요"); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := deadline(), clock.Add(ttl).UnixMilli(); got != want {
+			t.Fatalf("deadline %d, want %d after the clock went back", got, want)
+		}
+	})
+}

@@ -15,81 +15,128 @@
 --       mark is kept in the client ids hash (client ids cannot contain "#")
 -- Returns {status, first seq, meta as a flat field/value list, dup event}:
 -- status is "ok", "dup" (the client id was stored before: first seq is its
--- seq; a fifth value is 1 when that message was labelled already), "done" (the once-mark is set: nothing stored), "conflict" (mood
--- version moved), "held" (another operator holds it) or "erased" (an
--- operator erased the session: its id takes no more events).
+-- seq; a fifth value is 1 when that message was labelled already), "done"
+-- (the once-mark is set: nothing stored), "conflict" (mood version moved),
+-- "held" (another operator holds it) or "erased" (an operator erased the
+-- session: its id takes no more events). The checks run in the order
+-- erased, conflict, held, then dup or done (a call has a client id or a
+-- mark, never both), so a failing call writes nothing.
+--
+-- Cost: this runs twice per user message, so it makes as few Redis calls
+-- as it can: one HGETALL reads the state, one HSET writes it, events go to
+-- each list in one RPUSH, and the TTLs are not refreshed on every call.
+-- Every key of the session gets the same deadline, kept in the meta field
+-- "x" (ms, on the caller's clock). A call that writes refreshes it to
+-- now + ttl when it is less than ttl - slack ahead (or more than ttl, if
+-- clocks moved back), slack being ttl/100 but at most an hour: so a
+-- session's data expires between ttl - slack and ttl after its last event.
+-- Between refreshes only a key this call created gets the deadline: a list
+-- is new when RPUSH returns the number pushed; the client ids hash, which
+-- HSETNX cannot tell, is marked with the meta field "xi" once it has it.
 
 local meta, evs, feed, sessions, ids, tl, queue, fx =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local sid, now, ttl, maxlen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local sid, nowArg, ttl, maxlen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local now = tonumber(nowArg)
 local expect, cid, holder = ARGV[5], ARGV[6], ARGV[7]
 local mark = ARGV[#ARGV]
 
-if redis.call("HEXISTS", meta, "erased") == 1 then
-  return {"erased", 0, {}, ""}
-end
-if cid ~= "" then
-  local prev = redis.call("HGET", ids, cid)
-  if prev then
-    local ev = redis.call("LINDEX", evs, tonumber(prev) - 1) or ""
-    local labelled = redis.call("HEXISTS", ids, "#" .. prev)
-    return {"dup", tonumber(prev), redis.call("HGETALL", meta), ev, labelled}
-  end
-end
-if mark ~= "" and redis.call("HEXISTS", ids, mark) == 1 then
-  return {"done", 0, redis.call("HGETALL", meta), ""}
-end
-if expect ~= "" then
-  local mv = redis.call("HGET", meta, "mv") or "0"
-  if mv ~= expect then
-    return {"conflict", 0, redis.call("HGETALL", meta), ""}
-  end
-end
-if holder ~= "" then
-  local op = redis.call("HGET", meta, "op") or ""
-  if op ~= "" and op ~= holder then
-    return {"held", 0, redis.call("HGETALL", meta), ""}
-  end
+-- The state fields returned to the caller, then the TTL bookkeeping.
+local F = {"seq", "status", "op", "reason", "esc_at", "created", "last", "mood", "mv", "erased", "x", "xi"}
+local NSTATE = 10
+local st = {}
+local all = redis.call("HGETALL", meta)
+for k = 1, #all, 2 do
+  st[all[k]] = all[k + 1]
 end
 
-local i = 8
-local n = tonumber(ARGV[i]); i = i + 1
+local function state()
+  local out = {}
+  for k = 1, NSTATE do
+    local v = st[F[k]]
+    if v then
+      out[#out + 1] = F[k]
+      out[#out + 1] = v
+    end
+  end
+  return out
+end
+
+if st.erased then
+  return {"erased", 0, {}, ""}
+end
+if expect ~= "" and (st.mv or "0") ~= expect then
+  return {"conflict", 0, state(), ""}
+end
+if holder ~= "" and st.op and st.op ~= "" and st.op ~= holder then
+  return {"held", 0, state(), ""}
+end
+
+local n = tonumber(ARGV[8])
 local first = 0
 if n > 0 then
-  local last = redis.call("HINCRBY", meta, "seq", n)
-  first = last - n + 1
+  first = (tonumber(st.seq) or 0) + 1
+end
+local once = cid
+if once == "" then
+  once = mark
+end
+if once ~= "" and redis.call("HSETNX", ids, once, first) == 0 then
+  if cid ~= "" then
+    local prev = redis.call("HGET", ids, cid)
+    local ev = redis.call("LINDEX", evs, tonumber(prev) - 1) or ""
+    local labelled = redis.call("HEXISTS", ids, "#" .. prev)
+    return {"dup", tonumber(prev), state(), ev, labelled}
+  end
+  return {"done", 0, state(), ""}
+end
+
+-- Everything is checked: from here on the call writes.
+local hs = {}
+local function set(f, v)
+  hs[#hs + 1] = f
+  hs[#hs + 1] = v
+  st[f] = v
+end
+
+local i = 9
+local evNew, fxNew = false, false
+if n > 0 then
+  local list, xids = {}, {}
   for k = 0, n - 1 do
     local seq = first + k
     local ev = ARGV[i] .. seq .. ARGV[i + 1]
     i = i + 2
-    redis.call("RPUSH", evs, ev)
-    local xid = redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*", "s", sid, "q", seq, "e", ev)
-    redis.call("RPUSH", fx, xid)
+    list[k + 1] = ev
+    xids[k + 1] = redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*", "s", sid, "q", seq, "e", ev)
   end
-  redis.call("HSETNX", meta, "created", now)
-  redis.call("HSET", meta, "last", now)
+  evNew = redis.call("RPUSH", evs, unpack(list)) == n
+  fxNew = redis.call("RPUSH", fx, unpack(xids)) == n
   redis.call("ZADD", sessions, now, sid)
-end
-if cid ~= "" then
-  redis.call("HSET", ids, cid, first)
-end
-if mark ~= "" then
-  redis.call("HSET", ids, mark, first)
+  set("seq", string.format("%d", first + n - 1))
+  set("last", nowArg)
+  if not st.created then
+    set("created", nowArg)
+  end
 end
 
 local m = tonumber(ARGV[i]); i = i + 1
 for k = 1, m do
-  redis.call("HSET", meta, ARGV[i], ARGV[i + 1])
+  set(ARGV[i], ARGV[i + 1])
   i = i + 2
 end
 if expect ~= "" then
-  redis.call("HINCRBY", meta, "mv", 1)
+  set("mv", string.format("%d", (tonumber(st.mv) or 0) + 1))
 end
 
 local point, cap = ARGV[i], tonumber(ARGV[i + 1]); i = i + 2
+local tlNew = false
 if point ~= "" then
-  redis.call("RPUSH", tl, point)
-  redis.call("LTRIM", tl, -cap, -1)
+  local len = redis.call("RPUSH", tl, point)
+  if len > cap then
+    redis.call("LTRIM", tl, -cap, -1)
+  end
+  tlNew = len == 1
 end
 
 local qop, qscore = ARGV[i], ARGV[i + 1]
@@ -99,7 +146,29 @@ elseif qop == "del" then
   redis.call("ZREM", queue, sid)
 end
 
-for _, k in ipairs({meta, evs, ids, tl, fx}) do
-  redis.call("PEXPIRE", k, ttl)
+-- TTLs: see the head of this file.
+local idsNew = once ~= "" and not st.xi
+if idsNew then
+  set("xi", "1")
 end
-return {"ok", first, redis.call("HGETALL", meta), ""}
+local deadline = tonumber(st.x)
+local refresh = #hs > 0 and (not deadline or deadline - now < ttl - math.min(math.floor(ttl / 100), 3600000) or deadline - now > ttl)
+if refresh then
+  deadline = now + ttl
+  set("x", string.format("%d", deadline))
+end
+if #hs > 0 then
+  redis.call("HSET", meta, unpack(hs))
+end
+if refresh then
+  for _, k in ipairs({meta, evs, ids, tl, fx}) do
+    redis.call("PEXPIRE", k, ttl)
+  end
+elseif deadline then
+  local left = deadline - now
+  if evNew then redis.call("PEXPIRE", evs, left) end
+  if fxNew then redis.call("PEXPIRE", fx, left) end
+  if tlNew then redis.call("PEXPIRE", tl, left) end
+  if idsNew then redis.call("PEXPIRE", ids, left) end
+end
+return {"ok", first, state(), ""}
