@@ -26,8 +26,19 @@ func queueScore(reason string, at time.Time) float64 {
 // RedisStore is the Store on Redis (a real server or miniredis). Keys of a
 // session share a hash tag, so they land together; the feed, session index
 // and queue are global keys (Redis Cluster is not supported).
+//
+// The two appends of every user message (the message with its client id,
+// the label with its once-mark) go through go-redis's autopipeliner: the
+// appends of many connections that are in flight at once share one write
+// and one read instead of a round trip each, which saves the gateway and
+// Redis most of their per-command system calls under load. Each append is
+// still one command whose reply its caller waits for. A pipeline that fails
+// half-way may be sent again, so only appends that are safe to repeat go
+// this way: a repeat of one with a client id or a once-mark stores nothing
+// and answers "dup" or "done". Everything else uses the plain client.
 type RedisStore struct {
 	rdb        redis.UniversalClient
+	once       redis.Scripter // the autopipeliner, or rdb
 	prefix     string
 	ttl        time.Duration
 	feedMaxLen int64
@@ -58,7 +69,13 @@ func NewRedisStore(rdb redis.UniversalClient, o RedisOptions) *RedisStore {
 	if o.TimelineCap <= 0 {
 		o.TimelineCap = 200
 	}
-	return &RedisStore{rdb: rdb, prefix: o.Prefix, ttl: o.TTL, feedMaxLen: o.FeedMaxLen, timeline: o.TimelineCap}
+	st := &RedisStore{rdb: rdb, once: rdb, prefix: o.Prefix, ttl: o.TTL, feedMaxLen: o.FeedMaxLen, timeline: o.TimelineCap}
+	if c, ok := rdb.(*redis.Client); ok {
+		if ap, err := c.AutoPipeline(); err == nil {
+			st.once = ap
+		}
+	}
+	return st
 }
 
 func (s *RedisStore) key(sid, name string) string { return s.prefix + "s:{" + sid + "}:" + name }
@@ -184,7 +201,11 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 		mark = "#r" + strconv.FormatInt(ch.ReplyRef, 10)
 	}
 	args = append(args, mark)
-	v, err := appendScript.Run(ctx, s.rdb, s.keys(sid), args...).Slice()
+	var rdb redis.Scripter = s.rdb
+	if clientID != "" || mark != "" {
+		rdb = s.once
+	}
+	v, err := appendScript.Run(ctx, rdb, s.keys(sid), args...).Slice()
 	if err != nil {
 		return appendResult{}, unavailable(err)
 	}
