@@ -46,6 +46,7 @@ const (
 // goroutine draining a byte-capped queue, and a close that happens once.
 type wsConn struct {
 	ws   *websocket.Conn
+	bc   *batchConn // ws's connection, when the server upgraded it
 	out  *outQueue
 	srv  *Server
 	kind string // "user" or "operator"
@@ -59,7 +60,8 @@ type wsConn struct {
 }
 
 func newWSConn(srv *Server, ws *websocket.Conn, kind string) *wsConn {
-	return &wsConn{ws: ws, srv: srv, kind: kind, out: newOutQueue(srv.cfg.SendQueueBytes),
+	bc, _ := ws.NetConn().(*batchConn)
+	return &wsConn{ws: ws, bc: bc, srv: srv, kind: kind, out: newOutQueue(srv.cfg.SendQueueBytes),
 		closing: make(chan struct{}), done: make(chan struct{}), readDone: make(chan struct{})}
 }
 
@@ -127,11 +129,18 @@ func (c *wsConn) writeLoop() {
 	ping := time.NewTicker(pingPeriod)
 	defer ping.Stop()
 	var batch [][]byte
+	// What the queue holds goes out in one write (see batchConn).
 	write := func() bool {
 		batch = c.out.drain(batch[:0])
+		if c.bc != nil && len(batch) > 1 {
+			c.bc.hold()
+		}
 		for i, b := range batch {
 			if c.cut() {
 				clear(batch)
+				if c.bc != nil {
+					c.bc.drop()
+				}
 				return true
 			}
 			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
@@ -140,6 +149,12 @@ func (c *wsConn) writeLoop() {
 				return false
 			}
 			batch[i] = nil
+		}
+		if c.bc != nil {
+			if err := c.bc.flush(); err != nil {
+				c.close(websocket.CloseAbnormalClosure, ReasonWriteError)
+				return false
+			}
 		}
 		return true
 	}

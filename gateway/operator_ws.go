@@ -112,7 +112,7 @@ func (s *Server) handleOperatorWS(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusTooManyRequests, "too many connections from this address")
 	}
 	defer s.ipLimits.release(ip)
-	ws, err := s.upgrader.Upgrade(c.Response(), r, nil)
+	ws, err := s.upgrader.Upgrade(hijackWriter{c.Response()}, r, nil)
 	if err != nil {
 		return nil
 	}

@@ -357,7 +357,7 @@ func (s *Server) handleUserWS(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusForbidden, "session erased")
 		}
 	}
-	ws, err := s.upgrader.Upgrade(c.Response(), r, nil)
+	ws, err := s.upgrader.Upgrade(hijackWriter{c.Response()}, r, nil)
 	if err != nil {
 		s.metrics.upgrades.WithLabelValues("user", "failed").Inc()
 		return nil // the upgrader has answered
