@@ -300,8 +300,7 @@ func parseState(sid string, flat []any, skipMood bool) State {
 			if skipMood {
 				continue
 			}
-			var m moodJSON
-			if json.Unmarshal([]byte(v), &m) == nil {
+			if m, err := decodeMood(v); err == nil {
 				st.Mood = MoodState{Sum: m.Sum, Weight: m.Weight, At: time.UnixMilli(m.At), Mood: m.Mood}
 			}
 		}
