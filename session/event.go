@@ -1,10 +1,6 @@
 package session
 
 import (
-	"encoding/json"
-	"fmt"
-	"strconv"
-
 	"github.com/moodgate/moodgate/emotion"
 )
 
@@ -89,19 +85,18 @@ func NewEmotionData(r emotion.Result, mood Mood) *EmotionData {
 	}
 }
 
-// encodeSplit marshals e with seq 0 and returns the JSON before and after
-// the seq value, so that the append script can put the real seq in place
-// without decoding the event.
+// encodeSplit encodes e and returns the JSON before and after its seq
+// value, so that the append script can put the real seq in place without
+// decoding the event.
 func encodeSplit(e *Event) (head, tail string, err error) {
-	e.Seq = 0
-	b, err := json.Marshal(e)
-	if err != nil {
+	b := make([]byte, 0, 512)
+	b = append(b, `{"type":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"seq":`...)
+	n := len(b)
+	if b, err = appendEventTail(b, e); err != nil {
 		return "", "", err
 	}
-	prefix := `{"type":` + strconv.Quote(e.Type) + `,"seq":`
 	s := string(b)
-	if len(s) < len(prefix)+1 || s[:len(prefix)] != prefix || s[len(prefix)] != '0' {
-		return "", "", fmt.Errorf("session: event JSON does not start with type and seq: %.40s", s)
-	}
-	return prefix, s[len(prefix)+1:], nil
+	return s[:n], s[n:], nil
 }

@@ -170,7 +170,7 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	args = append(args, fields...)
 	point := ""
 	if ch.Point != nil {
-		b, err := json.Marshal(ch.Point)
+		b, err := appendPoint(nil, ch.Point)
 		if err != nil {
 			return appendResult{}, err
 		}
@@ -242,7 +242,7 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 func (ch Change) metaFields() ([]any, error) {
 	var f []any
 	if ch.Mood != nil {
-		b, err := json.Marshal(moodJSON{Sum: ch.Mood.Sum, Weight: ch.Mood.Weight, At: ch.Mood.At.UnixMilli(), Mood: ch.Mood.Mood})
+		b, err := appendMoodState(nil, ch.Mood)
 		if err != nil {
 			return nil, err
 		}
