@@ -53,12 +53,17 @@ func parseClientFrame(data []byte) (clientFrame, *ProtoError) {
 	if !utf8.Valid(data) {
 		return f, protoErr(CodeInvalidText, "올바르지 않은 UTF-8 입니다. (frame is not valid UTF-8)")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&f); err != nil {
-		return f, protoErr(CodeBadFrame, "JSON 객체가 아닙니다. (frame is not a JSON object)")
-	}
-	if dec.More() {
-		return f, protoErr(CodeBadFrame, "프레임에는 JSON 객체 하나만 담아 주세요. (one JSON object per frame)")
+	// A frame that Unmarshal takes is one whole JSON value, which is what
+	// the decoder below checks; only a refused one needs it, to say why.
+	if json.Unmarshal(data, &f) != nil {
+		f = clientFrame{}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&f); err != nil {
+			return f, protoErr(CodeBadFrame, "JSON 객체가 아닙니다. (frame is not a JSON object)")
+		}
+		if dec.More() {
+			return f, protoErr(CodeBadFrame, "프레임에는 JSON 객체 하나만 담아 주세요. (one JSON object per frame)")
+		}
 	}
 	switch f.Type {
 	case "":
