@@ -170,7 +170,7 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	args = append(args, fields...)
 	point := ""
 	if ch.Point != nil {
-		b, err := appendPoint(nil, ch.Point)
+		b, err := appendPoint(make([]byte, 0, 192), ch.Point)
 		if err != nil {
 			return appendResult{}, err
 		}
@@ -233,7 +233,9 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 		for i := range events {
 			seq := res.first + int64(i)
 			events[i].Seq = seq
-			res.raws[i] = Raw{Seq: seq, JSON: []byte(heads[i] + strconv.FormatInt(seq, 10) + tails[i])}
+			js := make([]byte, 0, len(heads[i])+20+len(tails[i]))
+			js = strconv.AppendInt(append(js, heads[i]...), seq, 10)
+			res.raws[i] = Raw{Seq: seq, JSON: append(js, tails[i]...)}
 		}
 	}
 	return res, nil
@@ -242,7 +244,7 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 func (ch Change) metaFields() ([]any, error) {
 	var f []any
 	if ch.Mood != nil {
-		b, err := appendMoodState(nil, ch.Mood)
+		b, err := appendMoodState(make([]byte, 0, 384), ch.Mood)
 		if err != nil {
 			return nil, err
 		}
