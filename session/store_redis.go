@@ -216,7 +216,8 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	res.status, _ = v[0].(string)
 	res.first, _ = v[1].(int64)
 	flat, _ := v[2].([]any)
-	// The mood this call wrote is the one in ch: no need to decode it back.
+	// The mood this call wrote is the one in ch: the script does not send
+	// it back.
 	wrote := res.status == "ok" && ch.Mood != nil
 	res.state = parseState(sid, flat, wrote)
 	if wrote {

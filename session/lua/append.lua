@@ -13,7 +13,8 @@
 --       then queue op ("add", "del" or ""), queue score
 --       last: once-mark ("" = none): an append with a mark happens once; the
 --       mark is kept in the client ids hash (client ids cannot contain "#")
--- Returns {status, first seq, meta as a flat field/value list, dup event}:
+-- Returns {status, first seq, meta as a flat field/value list (without the
+-- mood when this call wrote it), dup event}:
 -- status is "ok", "dup" (the client id was stored before: first seq is its
 -- seq; a fifth value is 1 when that message was labelled already), "done"
 -- (the once-mark is set: nothing stored), "conflict" (mood version moved),
@@ -121,8 +122,10 @@ if n > 0 then
 end
 
 local m = tonumber(ARGV[i]); i = i + 1
+local wroteMood = false
 for k = 1, m do
   set(ARGV[i], ARGV[i + 1])
+  wroteMood = wroteMood or ARGV[i] == "mood"
   i = i + 2
 end
 if expect ~= "" then
@@ -170,5 +173,9 @@ elseif deadline then
   if fxNew then redis.call("PEXPIRE", fx, left) end
   if tlNew then redis.call("PEXPIRE", tl, left) end
   if idsNew then redis.call("PEXPIRE", ids, left) end
+end
+-- The caller has the mood it wrote: it is not sent back.
+if wroteMood then
+  st.mood = false
 end
 return {"ok", first, state(), ""}
