@@ -381,7 +381,9 @@ func (s *RedisStore) Events(ctx context.Context, sid string, after int64, limit 
 
 // Timeline implements Store.
 func (s *RedisStore) Timeline(ctx context.Context, sid string) ([]Point, error) {
-	vals, err := s.rdb.LRange(ctx, s.key(sid, "tl"), 0, -1).Result()
+	// The list may hold a few points over the cap (append.lua trims it in
+	// steps): the timeline is its last cap points.
+	vals, err := s.rdb.LRange(ctx, s.key(sid, "tl"), -int64(s.timeline), -1).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}

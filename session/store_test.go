@@ -429,3 +429,36 @@ func TestSessionKeysExpire(t *testing.T) {
 		}
 	})
 }
+
+// TestTimelineCap: the timeline holds the last TimelineCap points, however
+// the stored list is trimmed.
+func TestTimelineCap(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, rdb *redis.Client, prefix string) {
+		ctx := context.Background()
+		const capPoints = 5
+		m := &session.Manager{
+			Store:  session.NewRedisStore(rdb, session.RedisOptions{Prefix: prefix, TimelineCap: capPoints}),
+			Policy: session.DefaultPolicy(),
+		}
+		for i := 1; i <= 60; i++ {
+			raw, st, _, err := m.Accept(ctx, sid, fmt.Sprint("c", i), "안녕")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Label(ctx, st, raw.Seq, "안녕", labelled(emotion.Neutral, 0.9), session.Builtin{}); err != nil {
+				t.Fatal(err)
+			}
+			tl, err := m.Store.Timeline(ctx, sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := min(i, capPoints)
+			if len(tl) != want || tl[len(tl)-1].Seq != raw.Seq {
+				t.Fatalf("after %d messages: %d points ending at seq %d, want %d ending at %d", i, len(tl), tl[len(tl)-1].Seq, want, raw.Seq)
+			}
+		}
+		if n := rdb.LLen(ctx, prefix+"s:{"+sid+"}:tl").Val(); n > capPoints+32 {
+			t.Fatalf("stored timeline holds %d points", n)
+		}
+	})
+}

@@ -25,7 +25,8 @@
 --
 -- Cost: this runs twice per user message, so it makes as few Redis calls
 -- as it can: one HGETALL reads the state, one HSET writes it, events go to
--- each list in one RPUSH, and the TTLs are not refreshed on every call.
+-- each list in one RPUSH, the timeline is not trimmed on every call, and
+-- the TTLs are not refreshed on every call.
 -- Every key of the session gets the same deadline, kept in the meta field
 -- "x" (ms, on the caller's clock). A call that writes refreshes it to
 -- now + ttl when it is less than ttl - slack ahead (or more than ttl, if
@@ -42,21 +43,18 @@ local now = tonumber(nowArg)
 local expect, cid, holder = ARGV[5], ARGV[6], ARGV[7]
 local mark = ARGV[#ARGV]
 
--- The state fields returned to the caller, then the TTL bookkeeping.
-local F = {"seq", "status", "op", "reason", "esc_at", "created", "last", "mood", "mv", "erased", "x", "xi"}
-local NSTATE = 10
 local st = {}
 local all = redis.call("HGETALL", meta)
 for k = 1, #all, 2 do
   st[all[k]] = all[k + 1]
 end
 
+-- The meta hash as the caller sees it: without the TTL bookkeeping.
 local function state()
   local out = {}
-  for k = 1, NSTATE do
-    local v = st[F[k]]
-    if v then
-      out[#out + 1] = F[k]
+  for f, v in pairs(st) do
+    if v and f ~= "x" and f ~= "xi" then
+      out[#out + 1] = f
       out[#out + 1] = v
     end
   end
@@ -74,15 +72,16 @@ if holder ~= "" and st.op and st.op ~= "" and st.op ~= holder then
 end
 
 local n = tonumber(ARGV[8])
-local first = 0
+local first, firstArg = 0, "0"
 if n > 0 then
   first = (tonumber(st.seq) or 0) + 1
+  firstArg = tostring(first)
 end
 local once = cid
 if once == "" then
   once = mark
 end
-if once ~= "" and redis.call("HSETNX", ids, once, first) == 0 then
+if once ~= "" and redis.call("HSETNX", ids, once, firstArg) == 0 then
   if cid ~= "" then
     local prev = redis.call("HGET", ids, cid)
     local ev = redis.call("LINDEX", evs, tonumber(prev) - 1) or ""
@@ -104,8 +103,11 @@ local i = 9
 local evNew, fxNew = false, false
 if n > 0 then
   local list, xids = {}, {}
+  local seq = firstArg
   for k = 0, n - 1 do
-    local seq = first + k
+    if k > 0 then
+      seq = tostring(first + k)
+    end
     local ev = ARGV[i] .. seq .. ARGV[i + 1]
     i = i + 2
     list[k + 1] = ev
@@ -113,8 +115,8 @@ if n > 0 then
   end
   evNew = redis.call("RPUSH", evs, unpack(list)) == n
   fxNew = redis.call("RPUSH", fx, unpack(xids)) == n
-  redis.call("ZADD", sessions, now, sid)
-  set("seq", string.format("%d", first + n - 1))
+  redis.call("ZADD", sessions, nowArg, sid)
+  set("seq", seq)
   set("last", nowArg)
   if not st.created then
     set("created", nowArg)
@@ -132,11 +134,13 @@ if expect ~= "" then
   set("mv", string.format("%d", (tonumber(st.mv) or 0) + 1))
 end
 
+-- The timeline is trimmed to its cap once it is 32 points over; readers
+-- take the last cap points.
 local point, cap = ARGV[i], tonumber(ARGV[i + 1]); i = i + 2
 local tlNew = false
 if point ~= "" then
   local len = redis.call("RPUSH", tl, point)
-  if len > cap then
+  if len > cap + 32 then
     redis.call("LTRIM", tl, -cap, -1)
   end
   tlNew = len == 1
