@@ -73,8 +73,10 @@ type Config struct {
 	// for operator dashboards and other nodes (MOODGATE_FEED_MAXLEN, default
 	// 100000); a dashboard offline for longer than that re-reads sessions.
 	FeedMaxLen int
-	// SessionTTL is how long a session's data is kept after its last event.
-	// MOODGATE_SESSION_TTL, default 720h (30 days).
+	// SessionTTL is how long a session's data is kept after its last event
+	// (refreshed in steps: it expires between SessionTTL less 1/100 of it,
+	// at most an hour, and SessionTTL after it). MOODGATE_SESSION_TTL,
+	// default 720h (30 days).
 	SessionTTL time.Duration
 	// ShowLabels tells the chat page to show emotion labels to the user.
 	// MOODGATE_SHOW_LABELS, default false.
