@@ -70,7 +70,7 @@ func TestBrowserReplyRecovered(t *testing.T) {
 	// The server answers only after the chat timeout (3 s from the label);
 	// the welcome already took the dead stream's pieces away.
 	var stale int
-	user.mustEval(`document.querySelectorAll('.msg.streaming').length`, &stale)
+	user.mustEval(`[...document.querySelectorAll('.msg.streaming .text')].filter(p => p.textContent.includes('생각 중이에요')).length`, &stale)
 	if stale != 0 {
 		t.Fatalf("%d streaming bubbles of the lost connection still shown after the reconnect", stale)
 	}
