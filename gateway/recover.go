@@ -74,13 +74,8 @@ func (s *Server) owedReply(c *userConn, st *session.State) (session.Owed, time.D
 	if !ok {
 		return o, 0, false
 	}
-	now := time.Now
-	if s.mgr.Now != nil {
-		now = s.mgr.Now
-	}
-	age := now().Sub(o.LabelledAt)
-	if age > owedReplyMaxAge {
+	if o.Age > owedReplyMaxAge {
 		return o, 0, false
 	}
-	return o, s.cfg.ChatTimeout + s.replyGrace - age, true
+	return o, s.cfg.ChatTimeout + s.replyGrace - o.Age, true
 }

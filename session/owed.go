@@ -21,6 +21,7 @@ type Owed struct {
 	Result     emotion.Result // its label, as stored
 	Mood       Mood           // the mood after it, as stored
 	LabelledAt time.Time      // when its emotion event was stored
+	Age        time.Duration  // since LabelledAt, on the manager's clock
 }
 
 // OwedReply reports the reply the bot owes in session st. One is owed when
@@ -47,7 +48,8 @@ func (m *Manager) OwedReply(ctx context.Context, st State) (Owed, bool, error) {
 	if err != nil || msg.Type != TypeAck || msg.Text == "" {
 		return Owed{}, false, err
 	}
-	o := Owed{Ref: last.Ref, Text: msg.Text, LabelledAt: time.UnixMilli(last.TS),
+	at := time.UnixMilli(last.TS)
+	o := Owed{Ref: last.Ref, Text: msg.Text, LabelledAt: at, Age: m.now().Sub(at),
 		Result: emotion.Result{Label: last.Label, Source: last.Source, Crisis: last.Crisis, CrisisRule: last.CrisisRule}}
 	for name, p := range last.Scores {
 		if l, err := emotion.ParseLabel(name); err == nil {

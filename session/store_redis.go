@@ -226,7 +226,7 @@ func (s *RedisStore) run(ctx context.Context, sid string, events []*Event, ch Ch
 	// The mood this call wrote is the one in ch: the script does not send
 	// it back.
 	wrote := res.status == "ok" && ch.Mood != nil
-	res.state = parseState(sid, flat, wrote)
+	res.state = parseState(sid, flat)
 	if wrote {
 		res.state.Mood = *ch.Mood
 		res.state.Mood.At = time.UnixMilli(ch.Mood.At.UnixMilli())
@@ -280,9 +280,8 @@ type moodJSON struct {
 	Mood   Mood       `json:"mood"`
 }
 
-// parseState reads a state from the meta hash as a flat field/value list;
-// with skipMood the mood is left for the caller to fill in.
-func parseState(sid string, flat []any, skipMood bool) State {
+// parseState reads a state from the meta hash as a flat field/value list.
+func parseState(sid string, flat []any) State {
 	st := State{ID: sid, Status: StatusBot}
 	for i := 0; i+1 < len(flat); i += 2 {
 		k, _ := flat[i].(string)
@@ -307,9 +306,6 @@ func parseState(sid string, flat []any, skipMood bool) State {
 		case "mv":
 			st.MoodVersion, _ = strconv.ParseInt(v, 10, 64)
 		case "mood":
-			if skipMood {
-				continue
-			}
 			if m, err := decodeMood(v); err == nil {
 				st.Mood = MoodState{Sum: m.Sum, Weight: m.Weight, At: time.UnixMilli(m.At), Mood: m.Mood}
 			}
@@ -354,7 +350,7 @@ func (s *RedisStore) States(ctx context.Context, sids []string) ([]State, error)
 		for k, v := range m {
 			flat = append(flat, k, v)
 		}
-		out[i] = parseState(sids[i], flat, false)
+		out[i] = parseState(sids[i], flat)
 	}
 	return out, nil
 }
